@@ -11,10 +11,11 @@ Engines
 
 ``fast``: the same numbers from the structure of the problem. Ablating neuron i of layer l changes
 the next pre-activation by a rank-one term, z_{l+1} <- z_{l+1} - (T_l[:, i] - v_i) W_{l+1}[:, i]^T,
-so z_{l+1} is kept and updated instead of recomputed; a pre-activation z_m only changes at steps
-that ablate a neuron below layer m, so it is materialised at those steps alone; everything upstream
-of the lowest ablated layer is computed once; and a chunk of consecutive k goes through each
-downstream layer as one batched matrix product. Samples are processed in blocks to stay in cache.
+so z_{l+1} is kept and updated instead of recomputed, and everything upstream of the lowest ablated
+layer is computed once. The term is zero on the samples where T_l[:, i] already equals v_i (a silent
+ReLU under zero ablation), so only the rows that change go through the downstream layers, whose
+weights have the ablated columns removed and their fixed values folded into the bias. Per step the
+work is proportional to the rows that change and the layers above l, never to the whole network.
 """
 
 from __future__ import annotations
@@ -65,8 +66,7 @@ def scope_neurons(widths: Sequence[int], scope: int | str) -> tuple[np.ndarray, 
     ``scope`` is a hidden-layer index 0..L-1 or ``"network"``: all hidden neurons, layer by layer.
     """
     allowed = [*range(len(widths)), "network"]
-    if isinstance(scope, bool) or scope not in allowed:
-        check_choice("scope", scope, allowed)
+    check_choice("scope", str(scope) if isinstance(scope, bool) else scope, allowed)
     layers = range(len(widths)) if scope == "network" else [scope]
     layer_ids = np.concatenate([np.full(widths[layer], layer) for layer in layers])
     indices = np.concatenate([np.arange(widths[layer]) for layer in layers])
@@ -107,93 +107,60 @@ def _reference_logits(model: MLP, x: Tensor, layers: np.ndarray, indices: np.nda
 
 def _fast_logits(aff: AffineLayers, x: Tensor, layers: Tensor, indices: Tensor, values: list[Tensor],
                  chunk_size: int) -> Iterator[Tensor]:
-    """Logits for k = 0..n in consecutive chunks [K, N, C] (the first holds k = 0 alone).
+    """Logits for k = 0..n, in consecutive chunks [K, N, C] (the first holds k = 0 alone).
 
     Notation: hidden layers l = 0..L-1, ``W[m]`` maps T_{m-1} (x for m = 0) to z_m, z_L = logits.
-    Within a chunk, z_m changes only at the steps CP_m that ablate a neuron of a layer <= m-1:
+    State: every z_m downstream of the lowest ablated layer, kept across steps. Ablating neuron i
+    of layer l at step k:
 
-    * a step in layer m-1 changes z_m by the rank-one term (T_{m-1}[:, i] - v_i) W_m[:, i]^T,
-      applied in place; it changes exactly the rows (samples) where T_{m-1}[:, i] != v_i;
-    * a step in a lower layer (an *anchor* of level m) changed z_{m-1} on some rows, so z_m is
-      recomputed on those rows only; the rows of all the chunk's anchors go through W_m in one
-      matrix product.
+    * changes z_{l+1} by the rank-one term (T_l[:, i] - v_i) W_{l+1}[:, i]^T, applied in place and
+      only on the rows (samples) where T_l[:, i] != v_i; no layer at or below l is recomputed;
+    * so every z_m above l+1 changes on those rows only: they alone go through the downstream
+      layers, whose weights have the ablated neurons' columns removed and their fixed values
+      folded into the bias (W_m[:, j] v_j), so no mask is applied per sample.
 
-    ``zbuf[m]`` slot 0 holds z_m at the chunk start and slot j+1 its value after the chunk's j-th
-    change of z_m; the anchors of level m are exactly the changes of level m-1, so
-    ``zbuf[m-1][1:]`` holds z_{m-1} at those anchors. Yielded tensors are views of a buffer that
-    the next chunk overwrites.
+    The logits of ``chunk_size`` consecutive k are gathered into one yielded tensor.
     """
     act = activation_fn(aff.activation)
     weights, biases = aff.weights, aff.biases
     n_hidden = len(weights) - 1
-    n_steps, n_samples = len(layers), x.shape[0]
     low = int(layers.min())
     h = x
     for m in range(low + 1):
         h = act(h @ weights[m].T + biases[m])
     intact_low = h  # T_low: upstream of every ablation, computed once
-    zbuf: dict[int, Tensor] = {}
+    z: dict[int, Tensor] = {}
     for m in range(low + 1, n_hidden + 1):
-        zbuf[m] = x.new_empty(chunk_size + 1, n_samples, weights[m].shape[0])
-        torch.addmm(biases[m], h, weights[m].T, out=zbuf[m][0])
+        z[m] = torch.addmm(biases[m], h, weights[m].T)
         if m < n_hidden:
-            h = act(zbuf[m][0])
-    yield zbuf[n_hidden][:1]
-
-    # 1-based step at which each neuron is ablated; n_steps + 1 for neurons outside the order.
-    step_of = [torch.full((w.shape[0],), n_steps + 1, device=x.device) for w in weights[:-1]]
-    steps = torch.arange(1, n_steps + 1, device=x.device)
-    for layer in range(n_hidden):
-        chosen = layers == layer
-        step_of[layer][indices[chosen]] = steps[chosen]
-    layers_cpu, indices_cpu = layers.cpu(), indices.cpu()
-
-    for start in range(0, n_steps, chunk_size):
-        chunk_layers = layers_cpu[start : start + chunk_size]
-        chunk_indices = indices_cpu[start : start + chunk_size]
-        changed_rows: dict[int, list[Tensor]] = {}  # per level, the rows each change touched
-        for m in range(low + 1, n_hidden + 1):
-            z = zbuf[m]
-            changes = torch.nonzero(chunk_layers <= m - 1).squeeze(1)
-            is_anchor = chunk_layers[changes] < m - 1
-            if bool(is_anchor.any()):
-                below = changed_rows[m - 1]
-                counts = [len(r) for r in below]
-                rows = torch.cat(below)
-                owner = torch.repeat_interleave(torch.arange(len(below), device=x.device),
-                                                torch.tensor(counts, device=x.device))
-                anchor_steps = (start + 1 + changes[is_anchor]).to(x.device)
-                outputs = act(zbuf[m - 1][1 + owner, rows])
-                ablated = step_of[m - 1][None, :] <= anchor_steps[owner][:, None]
-                outputs = torch.where(ablated, values[m - 1], outputs)
-                recomputed = torch.addmm(biases[m], outputs, weights[m].T).split(counts)
-            rank_one = torch.nonzero(~is_anchor).squeeze(1)
-            if len(rank_one):
-                neuron = chunk_indices[changes[rank_one]].to(x.device)
-                if m - 1 == low:
-                    column = intact_low[:, neuron].T
-                else:  # z_{m-1} is constant since the last anchor of level m before this step
-                    segment = torch.cumsum(is_anchor, 0)[rank_one].to(x.device)
-                    column = act(zbuf[m - 1][segment, :, neuron])
-                delta = column - values[m - 1][neuron][:, None]
-                outgoing = weights[m][:, neuron].T.contiguous()
-                moved = delta != 0
-            rows_here, n_anchor, n_rank_one = [], 0, 0
-            for slot, anchor in enumerate(is_anchor.tolist()):
-                if anchor:
-                    z[slot + 1].copy_(z[slot])
-                    z[slot + 1].index_copy_(0, below[n_anchor], recomputed[n_anchor])
-                    rows_here.append(below[n_anchor])
-                    n_anchor += 1
-                else:
-                    torch.addr(z[slot], delta[n_rank_one], outgoing[n_rank_one], alpha=-1, out=z[slot + 1])
-                    rows_here.append(torch.nonzero(moved[n_rank_one]).squeeze(1))
-                    n_rank_one += 1
-            changed_rows[m] = rows_here
-        yield zbuf[n_hidden][1 : len(chunk_layers) + 1]
-        for m in range(low + 1, n_hidden + 1):
-            if changed_rows[m]:
-                zbuf[m][0].copy_(zbuf[m][len(changed_rows[m])])
+            h = act(z[m])
+    yield z[n_hidden][None].clone()
+    # W_m and b_m with the ablated neurons of layer m-1 folded out, updated as neurons go.
+    weight = {m: weights[m].clone() for m in range(low + 1, n_hidden + 1)}
+    bias = {m: biases[m].clone() for m in range(low + 1, n_hidden + 1)}
+    out = x.new_empty(chunk_size, *z[n_hidden].shape)
+    filled = 0
+    for layer, neuron in zip(layers.tolist(), indices.tolist(), strict=True):
+        column = intact_low[:, neuron] if layer == low else act(z[layer][:, neuron])
+        delta = column - values[layer][neuron]
+        rows = torch.nonzero(delta).squeeze(1)
+        above = layer + 1
+        outgoing = weight[above][:, neuron]
+        z_rows = z[above].index_select(0, rows)
+        z_rows.addr_(delta[rows], outgoing, alpha=-1)
+        z[above].index_copy_(0, rows, z_rows)
+        bias[above] += outgoing * values[layer][neuron]
+        outgoing.zero_()  # a view: the column leaves W_{l+1}
+        for m in range(above + 1, n_hidden + 1):
+            z_rows = torch.addmm(bias[m], act(z_rows), weight[m].T)
+            z[m].index_copy_(0, rows, z_rows)
+        out[filled].copy_(z[n_hidden])
+        filled += 1
+        if filled == chunk_size:
+            yield out
+            filled = 0
+    if filled:
+        yield out[:filled]
 
 
 def cumulative_logits(
@@ -206,8 +173,8 @@ def cumulative_logits(
     engine: str = "fast",
     dtype: torch.dtype = torch.float32,
     device: str | torch.device | None = None,
-    chunk_size: int = 32,
-    block_size: int = 2048,
+    chunk_size: int = 64,
+    block_size: int = 16384,
 ) -> Iterator[tuple[slice, int, Tensor]]:
     """Yield ``(sample_slice, k_start, logits [K, n_samples, C])`` covering every k = 0..n.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,3 +19,10 @@ def check_choice(param: str, value: Any, allowed: Iterable[Any]) -> Any:
 def fail(param: str, value: Any, requirement: str) -> None:
     """Raise the project's ValueError for a parameter that breaks ``requirement``."""
     raise ValueError(f"invalid {param}={value!r}; {requirement}")
+
+
+def check_int(param: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as an int if it is an integer (numpy ones included) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        fail(param, value, f"must be an integer >= {minimum}")
+    return int(value)

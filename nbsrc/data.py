@@ -607,19 +607,22 @@ def _scaled(x: np.ndarray) -> torch.Tensor:
 _SQUARES = np.arange(256, dtype=np.uint32) ** 2
 
 
-def _mean_std(x: np.ndarray, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature mean and population std of ``x / 255`` (x: uint8 [N, D]); std clamped at 1e-8.
+def _mean_std(x: np.ndarray, n_channels: int, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and population std of ``x / 255`` (x: uint8 [N, D], channel-last), per feature.
 
-    Exact integer sums, then float64: faster and more accurate than reducing the float tensor.
+    Exact integer sums, then float64: faster and more accurate than reducing the float tensor. Per
+    channel (as ``torchvision.transforms.Normalize``), so a pixel that is constant on the train split
+    cannot blow up on the others.
     """
     n = len(x)
     s1 = x.sum(axis=0, dtype=np.int64)
     s2 = np.zeros(x.shape[1], dtype=np.int64)
     for i in range(0, n, chunk):
         s2 += _SQUARES[x[i : i + chunk]].sum(axis=0, dtype=np.int64)
-    mean = s1 / n
-    std = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
-    mean, std = mean / 255.0, np.maximum(std / 255.0, 1e-8)
+    pixels = x.shape[1] // n_channels
+    mean = s1.reshape(pixels, n_channels).sum(axis=0) / (n * pixels)
+    std = np.sqrt(np.maximum(s2.reshape(pixels, n_channels).sum(axis=0) / (n * pixels) - mean * mean, 0.0))
+    mean, std = np.tile(mean / 255.0, pixels), np.tile(std / 255.0, pixels)
     return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
 
 
@@ -633,8 +636,8 @@ def load_splits(
     """Prepare ``name`` and return train / validation / test splits as flattened float tensors in [0, 1].
 
     Validation holds ``val_size`` examples of the official training set (see ``split_indices``). With
-    ``standardize=True`` every feature is shifted and scaled by the train split's mean and std (std
-    clamped at 1e-8), for all three splits.
+    ``standardize=True`` every feature is shifted and scaled by its channel's mean and std on the train
+    split, for all three splits.
     """
     check_choice("name", name, DATASETS)
     n_train = N_TRAIN[name]
@@ -647,7 +650,7 @@ def load_splits(
     x_train = a["x_train"][train_idx].reshape(len(train_idx), -1)
     xs = [_scaled(x_train), _scaled(a["x_train"][val_idx]), _scaled(a["x_test"])]
     if standardize:
-        mean, std = _mean_std(x_train)
+        mean, std = _mean_std(x_train, IMAGE_SHAPE[name][2] if len(IMAGE_SHAPE[name]) == 3 else 1)
         for x in xs:
             x.sub_(mean).div_(std)
     ys = [a["y_train"][train_idx], a["y_train"][val_idx], a["y_test"]]

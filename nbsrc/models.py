@@ -6,13 +6,14 @@ quantity every measure is computed on) is taken after the activation, before dro
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from nbsrc.checks import check_choice, fail
+from nbsrc.checks import check_choice, check_int, fail
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 _ACTIVATION_FN = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -28,9 +29,9 @@ def check_widths(widths: Sequence[int]) -> tuple[int, ...]:
     if isinstance(widths, int | str) or len(widths) == 0:
         fail("widths", widths, "expected a non-empty sequence of positive integers, e.g. (512, 256, 128)")
     for w in widths:
-        if isinstance(w, bool) or not isinstance(w, int) or w <= 0:
+        if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w <= 0:
             fail("widths", tuple(widths), "every width must be a positive integer")
-    return tuple(widths)
+    return tuple(int(w) for w in widths)
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,8 @@ class MLP(nn.Module):
         check_choice("activation", activation, ACTIVATIONS)
         if not 0.0 <= dropout < 1.0:
             fail("dropout", dropout, "must lie in [0, 1)")
-        if in_features <= 0:
-            fail("in_features", in_features, "must be a positive integer")
-        if n_classes < 2:
-            fail("n_classes", n_classes, "must be at least 2")
+        check_int("in_features", in_features, 1)
+        check_int("n_classes", n_classes, 2)
         self.widths = widths
         self.activation = activation
         self.act = activation_fn(activation)

@@ -1,0 +1,191 @@
+"""The fast ablation engine against the plain reference loop, and the ablation helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nbsrc.ablation import ablation_values, cumulative_curve, cumulative_logits, neuron_orders, scope_neurons
+from nbsrc.data import load_splits
+from nbsrc.models import MLP
+from nbsrc.train import TrainConfig, train
+
+SCOPES = [0, 1, 2, "network"]
+
+
+def random_network(activation: str, batch_norm: bool, seed: int = 0, widths=(13, 11, 7)) -> MLP:
+    torch.manual_seed(seed)
+    model = MLP(20, widths, 5, activation=activation, batch_norm=batch_norm)
+    if batch_norm:
+        for norm in model.norms:
+            norm.running_mean.normal_()
+            norm.running_var.uniform_(0.5, 2.0)
+            norm.weight.data.normal_()
+            norm.bias.data.normal_()
+    return model.eval()
+
+
+def all_logits(model, x, order, scope, mode, means, engine, dtype, **options) -> torch.Tensor:
+    """Every k's logits as one [n+1, N, C] tensor, assembled from the engine's blocks."""
+    n = len(scope_neurons(model.widths, scope)[0])
+    out = torch.full((n + 1, len(x), model.out.out_features), float("nan"), dtype=dtype)
+    for block, k, logits in cumulative_logits(model, x, order, scope, mode, means, engine, dtype, **options):
+        out[k : k + len(logits), block] = logits
+    assert not torch.isnan(out).any(), "the engine left some k or samples out"
+    return out
+
+
+def layer_means(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
+    return [h.mean(0) for h in model.hidden_outputs(x)]
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_fast_equals_reference_float64_small_networks(activation, batch_norm, mode):
+    model = random_network(activation, batch_norm)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(150, 20, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 5, (150,), generator=gen)
+    means = layer_means(model.double(), torch.randn(80, 20, dtype=torch.float64)) if mode == "mean" else None
+    model.float()
+    for scope in SCOPES:
+        n = len(scope_neurons(model.widths, scope)[0])
+        scores = torch.randn(n, generator=gen).round(decimals=1)  # ties on purpose
+        orders = [*neuron_orders(scores, "ascending"), *neuron_orders(scores, "descending"),
+                  *neuron_orders(None, "random", n_random=2, seed=3, n=n)]
+        for order in orders:
+            ref = all_logits(model, x, order, scope, mode, means, "reference", torch.float64)
+            # odd chunk and block sizes exercise the chunk and block boundaries
+            fast = all_logits(model, x, order, scope, mode, means, "fast", torch.float64, chunk_size=5,
+                              block_size=64)
+            torch.testing.assert_close(fast, ref, rtol=0, atol=1e-10)
+            curve_ref = cumulative_curve(model, x, y, order, scope, mode, means, "reference", torch.float64)
+            curve_fast = cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64)
+            np.testing.assert_array_equal(curve_fast, curve_ref)
+            assert len(curve_fast) == n + 1
+
+
+@pytest.fixture(scope="module")
+def trained_mnist():
+    splits = load_splits("mnist", val_size=2000)
+    config = TrainConfig("mnist", (64, 32, 16), epochs=2, lr=3e-3, lr_schedule="constant", train_limit=6000)
+    model = train(config, splits, progress=False).model
+    return model, splits
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+@pytest.mark.parametrize("scope", SCOPES)
+def test_fast_equals_reference_trained_network(trained_mnist, mode, scope):
+    model, splits = trained_mnist
+    x, y = splits.test.x[:3000], splits.test.y[:3000]
+    means = layer_means(model, splits.val.x) if mode == "mean" else None
+    n = len(scope_neurons(model.widths, scope)[0])
+    order = neuron_orders(None, "random", n_random=1, seed=7, n=n)[0]
+    # float64: identical curves at every k
+    curve64 = cumulative_curve(model, x, y, order, scope, mode, means, "reference", torch.float64)
+    np.testing.assert_array_equal(
+        cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64), curve64)
+    # float32: the rank-one updates do not drift; at most a handful of near ties flip
+    ref32 = all_logits(model, x, order, scope, mode, means, "reference", torch.float32)
+    fast32 = all_logits(model, x, order, scope, mode, means, "fast", torch.float32)
+    assert float((fast32 - ref32).abs().max()) <= 1e-4
+    curve32 = cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float32)
+    assert np.abs(curve32 - curve64).max() * len(x) <= 5
+    assert curve64[0] > 0.8  # the intact network works, so the comparison is not between two wrecks
+
+
+def pruned_network_logits(model: MLP, means: list[torch.Tensor], removed: list[list[int]],
+                          x: torch.Tensor) -> torch.Tensor:
+    """A smaller network: removed neurons deleted, W_next[:, i] * mean_i folded into the next bias."""
+    weights = [layer.weight.detach().clone() for layer in [*model.hidden, model.out]]
+    biases = [layer.bias.detach().clone() for layer in [*model.hidden, model.out]]
+    for layer, gone in enumerate(removed):
+        keep = [i for i in range(model.widths[layer]) if i not in gone]
+        biases[layer + 1] = biases[layer + 1] + weights[layer + 1][:, gone] @ means[layer][gone]
+        weights[layer + 1] = weights[layer + 1][:, keep]
+        weights[layer], biases[layer] = weights[layer][keep], biases[layer][keep]
+    h = x
+    for w, b in zip(weights[:-1], biases[:-1], strict=True):
+        h = torch.relu(h @ w.T + b)
+    return h @ weights[-1].T + biases[-1]
+
+
+def test_mean_ablation_equals_pruning_with_bias_balancing(trained_mnist):
+    """Fixing neurons to their mean == deleting them and folding W_next[:, i] * mean_i into the bias."""
+    model, splits = trained_mnist
+    x = splits.test.x[:500].double()
+    model64 = MLP(784, model.widths, 10).double()
+    model64.load_state_dict(model.state_dict())
+    model64.eval()
+    means = layer_means(model64, splits.val.x.double())
+    n = sum(model.widths)
+    order = neuron_orders(None, "random", n_random=1, seed=11, n=n)[0]
+    layer_of, index_of = scope_neurons(model.widths, "network")
+    logits = all_logits(model64, x, order, "network", "mean", means, "fast", torch.float64)
+    for k in (0, 1, 17, 60, n - 1):
+        removed = [sorted(int(index_of[p]) for p in order[:k] if layer_of[p] == layer)
+                   for layer in range(len(model.widths))]
+        torch.testing.assert_close(logits[k], pruned_network_logits(model64, means, removed, x),
+                                   rtol=0, atol=1e-9)
+
+
+def test_zero_ablating_the_last_layer_leaves_only_the_output_bias():
+    model = random_network("relu", False)
+    x = torch.randn(40, 20, dtype=torch.float64)
+    order = np.arange(model.widths[-1])
+    logits = all_logits(model, x, order, 2, "zero", None, "fast", torch.float64)
+    expected = model.out.bias.detach().double().expand(40, -1)
+    torch.testing.assert_close(logits[-1], expected, rtol=0, atol=1e-12)
+
+
+def test_neuron_orders_are_stable_and_seeded():
+    scores = np.array([0.5, 0.1, 0.5, 0.3, 0.1])
+    np.testing.assert_array_equal(neuron_orders(scores, "ascending")[0], [1, 4, 3, 0, 2])
+    np.testing.assert_array_equal(neuron_orders(scores, "descending")[0], [0, 2, 3, 1, 4])
+    a = neuron_orders(scores, "random", n_random=20, seed=5)
+    b = neuron_orders(None, "random", n_random=20, seed=5, n=5)
+    assert a.shape == (20, 5)
+    np.testing.assert_array_equal(a, b)
+    assert all(sorted(row) == list(range(5)) for row in a)
+    assert len({tuple(row) for row in a}) > 10
+    assert not np.array_equal(a, neuron_orders(scores, "random", n_random=20, seed=6))
+
+
+def test_scope_neurons():
+    layers, indices = scope_neurons((3, 2), "network")
+    np.testing.assert_array_equal(layers, [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(indices, [0, 1, 2, 0, 1])
+    layers, indices = scope_neurons((3, 2), 1)
+    np.testing.assert_array_equal(layers, [1, 1])
+    np.testing.assert_array_equal(indices, [0, 1])
+
+
+def test_bad_inputs():
+    model = random_network("relu", False)
+    x, y = torch.randn(10, 20), torch.randint(0, 5, (10,))
+    order = np.arange(13)
+    allowed = r"allowed values: 'ascending', 'descending', 'random'"
+    with pytest.raises(ValueError, match=r"invalid order='sideways'; " + allowed):
+        neuron_orders(np.ones(3), "sideways")
+    with pytest.raises(ValueError, match=r"invalid scores='non-finite values'"):
+        neuron_orders(np.array([1.0, np.nan]), "ascending")
+    with pytest.raises(ValueError, match=r"invalid scope=3; allowed values: 0, 1, 2, 'network'"):
+        cumulative_curve(model, x, y, order, scope=3)
+    with pytest.raises(ValueError, match=r"invalid scope=.True.; allowed values: 0, 1, 2, .network."):
+        scope_neurons(model.widths, True)
+    with pytest.raises(ValueError, match=r"invalid mode='half'; allowed values: 'zero', 'mean'"):
+        cumulative_curve(model, x, y, order, scope=0, mode="half")
+    with pytest.raises(ValueError, match=r"invalid engine='slow'; allowed values: 'fast', 'reference'"):
+        cumulative_curve(model, x, y, order, scope=0, engine="slow")
+    with pytest.raises(ValueError, match=r"invalid order=.*must be a permutation of 0..12"):
+        cumulative_curve(model, x, y, np.arange(12), scope=0)
+    with pytest.raises(ValueError, match=r"invalid order=.*must be a permutation of 0..12"):
+        cumulative_curve(model, x, y, np.zeros(13, dtype=int), scope=0)
+    with pytest.raises(ValueError, match=r"invalid means=None; mode='mean' needs one mean vector per hidden"):
+        cumulative_curve(model, x, y, order, scope=0, mode="mean")
+    with pytest.raises(ValueError, match=r"invalid means\[1\]=\(3,\); expected shape \(11,\)"):
+        ablation_values(model.widths, "mean", [torch.zeros(13), torch.zeros(3), torch.zeros(7)])
+    with pytest.raises(ValueError, match=r"invalid y='length 9'; must have the same length as x \(10\)"):
+        cumulative_curve(model, x, y[:9], order, scope=0)
