@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from nbsrc.checks import check_choice, fail
 from nbsrc.models import MLP, AffineLayers, activation_fn, resolve_device
@@ -36,8 +36,9 @@ MODES = ("zero", "mean")
 ENGINES = ("fast", "reference")
 
 
-def neuron_orders(scores: Tensor | np.ndarray | None, order: str, n_random: int = 20, seed: int = 0,
-                  n: int | None = None) -> np.ndarray:
+def neuron_orders(
+    scores: Tensor | np.ndarray | None, order: str, n_random: int = 20, seed: int = 0, n: int | None = None
+) -> np.ndarray:
     """Ablation orders as rows of neuron positions, shape [1, n] (ascending/descending) or [R, n].
 
     Ascending and descending sorts are stable, ties broken by neuron index (lowest first). Random
@@ -79,8 +80,11 @@ def ablation_values(widths: Sequence[int], mode: str, means: Sequence[Tensor] | 
     if mode == "zero":
         return [torch.zeros(w) for w in widths]
     if means is None or len(means) != len(widths):
-        fail("means", None if means is None else len(means),
-             f"mode='mean' needs one mean vector per hidden layer ({len(widths)} layers)")
+        fail(
+            "means",
+            None if means is None else len(means),
+            f"mode='mean' needs one mean vector per hidden layer ({len(widths)} layers)",
+        )
     for layer, (mean, width) in enumerate(zip(means, widths, strict=True)):
         if tuple(mean.shape) != (width,):
             fail(f"means[{layer}]", tuple(mean.shape), f"expected shape ({width},)")
@@ -94,8 +98,9 @@ def _check_order(order: Sequence[int] | np.ndarray | Tensor, size: int) -> np.nd
     return positions
 
 
-def _reference_logits(model: MLP, x: Tensor, layers: np.ndarray, indices: np.ndarray,
-                      values: list[Tensor]) -> Iterator[Tensor]:
+def _reference_logits(
+    model: MLP, x: Tensor, layers: np.ndarray, indices: np.ndarray, values: list[Tensor]
+) -> Iterator[Tensor]:
     """Logits [1, N, C] for k = 0..n: masks and a full forward pass per k."""
     masks = [torch.zeros(w, dtype=torch.bool, device=x.device) for w in model.widths]
     with torch.no_grad():
@@ -105,8 +110,15 @@ def _reference_logits(model: MLP, x: Tensor, layers: np.ndarray, indices: np.nda
             yield model(x, ablate=masks, values=values)[None]
 
 
-def _fast_logits(aff: AffineLayers, x: Tensor, layers: Tensor, indices: Tensor, values: list[Tensor],
-                 chunk_size: int) -> Iterator[Tensor]:
+def _fast_logits(
+    aff: AffineLayers,
+    x: Tensor,
+    layers: Tensor,
+    indices: Tensor,
+    values: list[Tensor],
+    chunk_size: int,
+    intact_low: Tensor | None = None,
+) -> Iterator[Tensor]:
     """Logits for k = 0..n, in consecutive chunks [K, N, C] (the first holds k = 0 alone).
 
     Notation: hidden layers l = 0..L-1, ``W[m]`` maps T_{m-1} (x for m = 0) to z_m, z_L = logits.
@@ -120,15 +132,17 @@ def _fast_logits(aff: AffineLayers, x: Tensor, layers: Tensor, indices: Tensor, 
       folded into the bias (W_m[:, j] v_j), so no mask is applied per sample.
 
     The logits of ``chunk_size`` consecutive k are gathered into one yielded tensor.
+    ``intact_low`` (the intact outputs of the lowest ablated layer on ``x``) skips the layers below.
     """
     act = activation_fn(aff.activation)
     weights, biases = aff.weights, aff.biases
     n_hidden = len(weights) - 1
     low = int(layers.min())
-    h = x
-    for m in range(low + 1):
-        h = act(h @ weights[m].T + biases[m])
-    intact_low = h  # T_low: upstream of every ablation, computed once
+    if intact_low is None:  # T_low: upstream of every ablation, computed once
+        intact_low = x
+        for m in range(low + 1):
+            intact_low = act(intact_low @ weights[m].T + biases[m])
+    h = intact_low
     z: dict[int, Tensor] = {}
     for m in range(low + 1, n_hidden + 1):
         z[m] = torch.addmm(biases[m], h, weights[m].T)
@@ -175,12 +189,15 @@ def cumulative_logits(
     device: str | torch.device | None = None,
     chunk_size: int = 64,
     block_size: int = 16384,
+    intact: Sequence[Tensor] | None = None,
 ) -> Iterator[tuple[slice, int, Tensor]]:
     """Yield ``(sample_slice, k_start, logits [K, n_samples, C])`` covering every k = 0..n.
 
     ``order`` is a permutation of the scope's positions (see :func:`scope_neurons`); the k-th
     ablated neuron is ``scope_neurons(...)[order[k-1]]``. Both engines yield the same blocks of
-    numbers; the reference engine one k at a time over all samples.
+    numbers; the reference engine one k at a time over all samples. ``intact``, the intact hidden
+    outputs on ``x`` (``model.hidden_outputs(x)``), lets the fast engine skip the unablated layers when
+    many curves share ``x``.
     """
     check_choice("engine", engine, ENGINES)
     layer_ids, index_ids = scope_neurons(model.widths, scope)
@@ -198,15 +215,24 @@ def cumulative_logits(
             yield slice(0, len(x)), k, logits
         return
     aff = model.affine_layers(dtype)
-    aff = AffineLayers(tuple(w.to(device) for w in aff.weights), tuple(b.to(device) for b in aff.biases),
-                       aff.activation)
+    aff = AffineLayers(
+        tuple(w.to(device) for w in aff.weights), tuple(b.to(device) for b in aff.biases), aff.activation
+    )
     layers = torch.as_tensor(layers_np, device=device)
     indices = torch.as_tensor(indices_np, device=device)
+    low = int(layers_np.min())
+    if intact is not None and tuple(intact[low].shape) != (len(x), model.widths[low]):
+        fail(
+            "intact",
+            tuple(intact[low].shape),
+            f"expected model.hidden_outputs(x): layer {low} of shape {(len(x), model.widths[low])}",
+        )
     for lo in range(0, len(x), block_size):
         block = slice(lo, min(lo + block_size, len(x)))
+        start = None if intact is None else intact[low][block].to(device=device, dtype=dtype)
         k = 0
         with torch.no_grad():
-            for logits in _fast_logits(aff, x[block], layers, indices, values, chunk_size):
+            for logits in _fast_logits(aff, x[block], layers, indices, values, chunk_size, start):
                 yield block, k, logits
                 k += len(logits)
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from nbsrc.checks import check_choice, fail
+from nbsrc.storage import write_atomic
 
 log = logging.getLogger("nbsrc.data")
 
@@ -253,17 +254,7 @@ def _decode(name: str, files: Sequence[Path]) -> dict[str, np.ndarray]:
 
 
 def _save_atomic(path: Path, a: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npy.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, a, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda f: np.save(f, a, allow_pickle=False))
 
 
 class _TempDir:

@@ -12,17 +12,17 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, Split, Splits, fingerprint, load_splits
 from nbsrc.models import ACTIVATIONS, MLP, check_widths, resolve_device
+from nbsrc.storage import write_atomic
 
 # Bump when the training procedure changes in a way that changes the weights it produces.
 TRAINING_CODE_VERSION = 1
@@ -60,12 +60,18 @@ class TrainConfig:
         if self.train_limit is not None:
             object.__setattr__(self, "train_limit", check_int("train_limit", self.train_limit, 1))
         # floats are stored as floats so that lr=1 and lr=1.0 share one cache key
-        for name, low, high, allowed in (("lr", 0.0, math.inf, "must be a positive finite number"),
-                                         ("weight_decay", 0.0, math.inf, "must be a finite number >= 0"),
-                                         ("dropout", 0.0, 1.0, "must lie in [0, 1)")):
+        for name, low, high, allowed in (
+            ("lr", 0.0, math.inf, "must be a positive finite number"),
+            ("weight_decay", 0.0, math.inf, "must be a finite number >= 0"),
+            ("dropout", 0.0, 1.0, "must lie in [0, 1)"),
+        ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value < high \
-                    or (name == "lr" and value == 0):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not low <= value < high
+                or (name == "lr" and value == 0)
+            ):
                 fail(name, value, allowed)
             object.__setattr__(self, name, float(value))
         check_choice("batch_norm", self.batch_norm, (False, True))
@@ -135,8 +141,9 @@ def accuracy(model: nn.Module, split: Split, batch_size: int = 8192) -> float:
     return correct / len(split.y)
 
 
-def train(config: TrainConfig, splits: Splits, device: str | torch.device | None = None,
-          progress: bool = True) -> TrainedNetwork:
+def train(
+    config: TrainConfig, splits: Splits, device: str | torch.device | None = None, progress: bool = True
+) -> TrainedNetwork:
     """Train with Adam and cross-entropy; deterministic for a seed on CPU.
 
     Mini-batches are index permutations of the in-memory training tensors drawn from a generator
@@ -151,12 +158,19 @@ def train(config: TrainConfig, splits: Splits, device: str | torch.device | None
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     steps_per_epoch = -(-len(y) // config.batch_size)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs * steps_per_epoch)
-                 if config.lr_schedule == "cosine" else None)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs * steps_per_epoch)
+        if config.lr_schedule == "cosine"
+        else None
+    )
     generator = torch.Generator().manual_seed(config.seed)
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_accuracy": []}
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.dataset} seed {config.seed}",
-               disable=not progress, leave=False)
+    bar = tqdm(
+        range(1, config.epochs + 1),
+        desc=f"train {config.dataset} seed {config.seed}",
+        disable=not progress,
+        leave=False,
+    )
     for epoch in bar:
         model.train()
         permutation = torch.randperm(len(y), generator=generator).to(device)
@@ -177,26 +191,18 @@ def train(config: TrainConfig, splits: Splits, device: str | torch.device | None
     return TrainedNetwork(model.cpu(), config, history)
 
 
-def _save_atomic(payload: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def train_or_load(config: TrainConfig, splits: Splits | None = None, cache: str | Path | None = None,
-                  device: str | torch.device | None = None, progress: bool = True) -> TrainedNetwork:
+def train_or_load(
+    config: TrainConfig,
+    splits: Splits | None = None,
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> TrainedNetwork:
     """The trained network for ``config``: from the cache when present, else trained and cached."""
     if splits is None:
-        splits = load_splits(config.dataset, val_size=config.val_size, seed=config.split_seed,
-                             standardize=config.standardize)
+        splits = load_splits(
+            config.dataset, val_size=config.val_size, seed=config.split_seed, standardize=config.standardize
+        )
     expected = fingerprint(config.dataset, config.val_size, config.split_seed, config.standardize)
     if splits.fingerprint != expected:
         fail("splits", splits.fingerprint, f"do not match the configuration's data ({expected})")
@@ -209,7 +215,11 @@ def train_or_load(config: TrainConfig, splits: Splits | None = None, cache: str 
         model.eval()
         return TrainedNetwork(model, config, payload["history"], key, from_cache=True)
     trained = train(config, splits, device, progress)
-    _save_atomic({"state_dict": trained.model.state_dict(), "history": trained.history,
-                  "config": json.dumps(asdict(config))}, path)
+    payload = {
+        "state_dict": trained.model.state_dict(),
+        "history": trained.history,
+        "config": json.dumps(asdict(config)),
+    }
+    write_atomic(path, lambda f: torch.save(payload, f))
     trained.key = key
     return trained

@@ -189,3 +189,17 @@ def test_bad_inputs():
         ablation_values(model.widths, "mean", [torch.zeros(13), torch.zeros(3), torch.zeros(7)])
     with pytest.raises(ValueError, match=r"invalid y='length 9'; must have the same length as x \(10\)"):
         cumulative_curve(model, x, y[:9], order, scope=0)
+
+
+def test_precomputed_intact_outputs_give_the_same_logits():
+    model = random_network("tanh", True)
+    x = torch.randn(60, 20, dtype=torch.float64)
+    order = neuron_orders(None, "random", n_random=1, seed=2, n=31)[0]
+    intact = model.double().hidden_outputs(x)
+    model.float()
+    plain = all_logits(model, x, order, "network", "zero", None, "fast", torch.float64)
+    shared = all_logits(model, x, order, "network", "zero", None, "fast", torch.float64, intact=intact)
+    torch.testing.assert_close(shared, plain, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"invalid intact=\(59, 13\)"):
+        all_logits(model, x, order, "network", "zero", None, "fast", torch.float64,
+                   intact=[t[:59] for t in intact])

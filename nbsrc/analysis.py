@@ -1,0 +1,289 @@
+"""One chapter's computation: measure every hidden neuron, ablate by each measure, summarise.
+
+For each trained network (one per seed) :func:`analyse_network` computes, on the validation split,
+the per-neuron quantities of METHOD.md section 3, then the cumulative-ablation curves on the test
+split for every scope (the whole network and each hidden layer), every quantity in ascending and
+descending order, and ``n_random`` random orders. A network's results are cached on disk
+(atomically, keyed by the network and the settings), so an interrupted chapter resumes where it
+stopped. :func:`run_chapter` does this for all seeds and returns long-format tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from nbsrc.ablation import MODES, cumulative_curve, neuron_orders
+from nbsrc.checks import check_choice, check_int
+from nbsrc.data import Splits, load_splits
+from nbsrc.measures import (
+    BIAS_CORRECTIONS,
+    class_selectivity_index,
+    information_measures,
+    outgoing_weight_norm,
+)
+from nbsrc.models import MLP
+from nbsrc.quantize import QUANTIZERS, quantize
+from nbsrc.storage import write_atomic
+from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, cache_dir, train_or_load
+
+QUANTITIES = ("entropy", "mutual_information", "kl_selectivity", "csi", "weight_norm")
+DIRECTIONS = ("ascending", "descending")
+# Bump when the analysis changes in a way that changes its cached results.
+ANALYSIS_CODE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How neurons are measured and ablated (everything but the network)."""
+
+    quantizer: str = "binary"
+    n_bins: int = 2
+    bias_correction: str | None = None
+    mode: str = "zero"
+    n_random: int = 20
+    val_limit: int | None = None  # measure on the first n validation samples only (smoke runs)
+    test_limit: int | None = None  # evaluate on the first n test samples only (smoke runs)
+
+    def __post_init__(self) -> None:
+        check_choice("quantizer", self.quantizer, QUANTIZERS)
+        check_int("n_bins", self.n_bins, 2)
+        check_choice("bias_correction", self.bias_correction, BIAS_CORRECTIONS)
+        check_choice("mode", self.mode, MODES)
+        check_int("n_random", self.n_random, 1)
+        for name in ("val_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 10)
+
+    def key(self) -> str:
+        payload = {"settings": asdict(self), "code": ANALYSIS_CODE_VERSION}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def neuron_measures(
+    model: MLP, x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: AnalysisSettings
+) -> dict[str, list[np.ndarray]]:
+    """Every quantity for every hidden neuron, per layer, from the outputs on (x, y)."""
+    outputs = model.hidden_outputs(x)
+    next_weights = [layer.weight for layer in [*model.hidden[1:], model.out]]
+    result: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
+    for t, w_next in zip(outputs, next_weights, strict=True):
+        codes, n_values = quantize(t, settings.quantizer, model.activation, settings.n_bins)
+        info = information_measures(codes, y, n_values, n_classes, settings.bias_correction)
+        values = {
+            "entropy": info.entropy,
+            "mutual_information": info.mutual_information,
+            "kl_selectivity": info.kl_selectivity,
+            "csi": class_selectivity_index(t, y, n_classes),
+            "weight_norm": outgoing_weight_norm(w_next.detach()),
+        }
+        for quantity, v in values.items():
+            result[quantity].append(v.cpu().numpy())
+    return result
+
+
+def scope_names(n_layers: int) -> list[str]:
+    """Scopes as readers see them: "network", then "layer 1".."layer L" (1-based)."""
+    return ["network", *[f"layer {i + 1}" for i in range(n_layers)]]
+
+
+def _scope_arg(scope: str) -> int | str:
+    return "network" if scope == "network" else int(scope.split()[1]) - 1
+
+
+def ablation_curves(
+    model: MLP,
+    splits: Splits,
+    measures: dict[str, list[np.ndarray]],
+    settings: AnalysisSettings,
+    seed: int,
+    progress: bool = True,
+    device: str | torch.device | None = None,
+) -> dict[str, np.ndarray]:
+    """Accuracy curves keyed "scope|quantity|direction" ([n+1]) and "scope|random|random" ([R, n+1])."""
+    x_test, y_test = _limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit)
+    means = None
+    if settings.mode == "mean":
+        means = [t.mean(0) for t in model.hidden_outputs(_limit(splits.val.x, settings.val_limit))]
+    intact = model.hidden_outputs(x_test)  # shared by every curve: the layers below an ablation
+    scopes = scope_names(len(model.widths))
+    total = len(scopes) * (len(QUANTITIES) * len(DIRECTIONS) + settings.n_random)
+    bar = tqdm(total=total, desc=f"ablation seed {seed}", disable=not progress, leave=False)
+    curves: dict[str, np.ndarray] = {}
+    for scope_id, scope in enumerate(scopes):
+        scope_arg = _scope_arg(scope)
+
+        def curve(order: np.ndarray, scope_arg: int | str = scope_arg) -> np.ndarray:
+            bar.update()
+            return cumulative_curve(
+                model, x_test, y_test, order, scope_arg, settings.mode, means, device=device, intact=intact
+            )
+
+        for quantity in QUANTITIES:
+            per_layer = measures[quantity]
+            scores = np.concatenate(per_layer) if scope == "network" else per_layer[scope_arg]
+            for direction in DIRECTIONS:
+                curves[f"{scope}|{quantity}|{direction}"] = curve(neuron_orders(scores, direction)[0])
+        n = len(scores)
+        orders = neuron_orders(None, "random", settings.n_random, seed=1000 * seed + scope_id, n=n)
+        curves[f"{scope}|random|random"] = np.stack([curve(order) for order in orders])
+    bar.close()
+    return curves
+
+
+def _limit(t: torch.Tensor, limit: int | None) -> torch.Tensor:
+    return t if limit is None else t[:limit]
+
+
+@dataclass
+class NetworkAnalysis:
+    """One trained network with its measures and ablation curves."""
+
+    trained: TrainedNetwork
+    test_accuracy: float
+    measures: dict[str, list[np.ndarray]]
+    curves: dict[str, np.ndarray]
+
+
+def analyse_network(
+    trained: TrainedNetwork,
+    splits: Splits,
+    settings: AnalysisSettings,
+    cache: str | Path | None = None,
+    progress: bool = True,
+    device: str | torch.device | None = None,
+) -> NetworkAnalysis:
+    """Measures and curves for one network, from the analysis cache when present."""
+    path = cache_dir(cache).parent / "analysis" / f"{trained.key}-{settings.key()}.npz"
+    n_layers = len(trained.model.widths)
+    if path.exists():
+        with np.load(path) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    else:
+        x_val, y_val = _limit(splits.val.x, settings.val_limit), _limit(splits.val.y, settings.val_limit)
+        measures = neuron_measures(trained.model, x_val, y_val, splits.n_classes, settings)
+        curves = ablation_curves(
+            trained.model, splits, measures, settings, trained.config.seed, progress, device
+        )
+        arrays = {f"measure|{q}|{i}": v[i] for q, v in measures.items() for i in range(n_layers)}
+        arrays |= {f"curve|{name}": c for name, c in curves.items()}
+        arrays["test_accuracy"] = np.array(accuracy(trained.model, splits.test))
+        write_atomic(path, lambda f: np.savez(f, **arrays))
+    measures = {q: [arrays[f"measure|{q}|{i}"] for i in range(n_layers)] for q in QUANTITIES}
+    curves = {name.split("|", 1)[1]: a for name, a in arrays.items() if name.startswith("curve|")}
+    return NetworkAnalysis(trained, float(arrays["test_accuracy"]), measures, curves)
+
+
+def auc(curve: np.ndarray) -> np.ndarray:
+    """Area under accuracy vs fraction ablated (trapezoid over k/n in [0, 1]); works row-wise."""
+    n = curve.shape[-1] - 1
+    return np.trapezoid(curve, dx=1.0 / n, axis=-1)
+
+
+def threshold_fraction(curve: np.ndarray, n_classes: int) -> np.ndarray:
+    """First k/n where accuracy < chance + (intact - chance) / 2; NaN if it never falls that low."""
+    chance = 1.0 / n_classes
+    threshold = chance + (curve[..., :1] - chance) / 2
+    below = curve < threshold
+    first = np.argmax(below, axis=-1).astype(float)
+    first[~below.any(axis=-1)] = np.nan
+    return first / (curve.shape[-1] - 1)
+
+
+@dataclass
+class ChapterResults:
+    """Long-format tables for one chapter (one dataset / setting, several seeds)."""
+
+    configs: list[TrainConfig]
+    settings: AnalysisSettings
+    histories: pd.DataFrame  # seed, epoch, train_loss, val_accuracy
+    accuracies: pd.DataFrame  # seed, test_accuracy
+    measures: pd.DataFrame  # seed, layer (1-based), neuron, quantity, value
+    curves: pd.DataFrame  # seed, scope, quantity, direction, order, k, fraction, accuracy
+    auc: pd.DataFrame  # seed, scope, quantity, direction, order, auc, threshold_fraction
+
+
+def _tables(analyses: list[NetworkAnalysis], n_classes: int) -> dict[str, pd.DataFrame]:
+    histories, accuracies, measures, curves, aucs = [], [], [], [], []
+    for a in analyses:
+        seed = a.trained.config.seed
+        histories.append(pd.DataFrame(a.trained.history).assign(seed=seed))
+        accuracies.append({"seed": seed, "test_accuracy": a.test_accuracy})
+        for quantity, per_layer in a.measures.items():
+            for layer, values in enumerate(per_layer, start=1):
+                measures.append(
+                    pd.DataFrame(
+                        {
+                            "seed": seed,
+                            "layer": layer,
+                            "neuron": np.arange(len(values)),
+                            "quantity": quantity,
+                            "value": values,
+                        }
+                    )
+                )
+        for name, curve in a.curves.items():
+            scope, quantity, direction = name.split("|")
+            rows = np.atleast_2d(curve)
+            n = rows.shape[1] - 1
+            k = np.tile(np.arange(n + 1), len(rows))
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "seed": seed,
+                        "scope": scope,
+                        "quantity": quantity,
+                        "direction": direction,
+                        "order": np.repeat(np.arange(len(rows)), n + 1),
+                        "k": k,
+                        "fraction": k / n,
+                        "accuracy": rows.reshape(-1),
+                    }
+                )
+            )
+            aucs.append(
+                pd.DataFrame(
+                    {
+                        "seed": seed,
+                        "scope": scope,
+                        "quantity": quantity,
+                        "direction": direction,
+                        "order": np.arange(len(rows)),
+                        "auc": auc(rows),
+                        "threshold_fraction": threshold_fraction(rows, n_classes),
+                    }
+                )
+            )
+    return {
+        "histories": pd.concat(histories, ignore_index=True)[["seed", "epoch", "train_loss", "val_accuracy"]],
+        "accuracies": pd.DataFrame(accuracies),
+        "measures": pd.concat(measures, ignore_index=True),
+        "curves": pd.concat(curves, ignore_index=True),
+        "auc": pd.concat(aucs, ignore_index=True),
+    }
+
+
+def run_chapter(
+    configs: list[TrainConfig],
+    settings: AnalysisSettings,
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> ChapterResults:
+    """Train (or load) every configuration, analyse each network, and return the chapter's tables."""
+    first = configs[0]
+    splits = load_splits(
+        first.dataset, val_size=first.val_size, seed=first.split_seed, standardize=first.standardize
+    )
+    analyses = []
+    for config in tqdm(configs, desc=f"{first.dataset}: networks", disable=not progress):
+        trained = train_or_load(config, splits, cache, device, progress)
+        analyses.append(analyse_network(trained, splits, settings, cache, progress, device))
+    return ChapterResults(configs, settings, **_tables(analyses, splits.n_classes))
