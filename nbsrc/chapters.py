@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 import subprocess
 import sys
 import time
@@ -113,6 +115,9 @@ def execute(template: str, output: Path, parameters: dict[str, Any], title: str 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     print(f"[nbsrc] executing {template} -> {output}", file=sys.stderr, flush=True)
+    # Stream the chapter's output (progress bars included, refreshed every 10 s) to this terminal.
+    os.environ.setdefault("TQDM_MININTERVAL", "10")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     papermill.execute_notebook(
         str(TEMPLATES / f"{template}.ipynb"),
         str(output),
@@ -120,6 +125,7 @@ def execute(template: str, output: Path, parameters: dict[str, Any], title: str 
         cwd=str(output.parent),
         kernel_name="python3",
         progress_bar=True,
+        log_output=True,
     )
     notebook = nbformat.read(output, as_version=4)
     if title is not None:

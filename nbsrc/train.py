@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from nbsrc.checks import check_choice, check_int, fail
-from nbsrc.data import DATASETS, Split, Splits, fingerprint, load_splits
+from nbsrc.data import DATASETS, N_TRAIN, Split, Splits, fingerprint, load_splits
 from nbsrc.models import ACTIVATIONS, MLP, check_widths, resolve_device
 from nbsrc.storage import write_atomic
 
@@ -57,6 +57,12 @@ class TrainConfig:
         minimums = {"epochs": 1, "batch_size": 1, "seed": 0, "val_size": 1, "split_seed": 0}
         for name, minimum in minimums.items():
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum))
+        if self.val_size >= N_TRAIN[self.dataset]:
+            fail(
+                "val_size",
+                self.val_size,
+                f"must be smaller than the {N_TRAIN[self.dataset]} training examples of {self.dataset}",
+            )
         if self.train_limit is not None:
             object.__setattr__(self, "train_limit", check_int("train_limit", self.train_limit, 1))
         # floats are stored as floats so that lr=1 and lr=1.0 share one cache key

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 # ------------------------------------------------------------------------------------------------ data
 
@@ -82,3 +83,12 @@ def mnist_idx_dir(tmp_path_factory, dataset_arrays) -> Path:
     for fname, key in zip(names, ("x_train", "y_train", "x_test", "y_test"), strict=True):
         write_idx(folder / fname, a[key])
     return folder
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny networks on shared cores: intra-op threading makes each step far slower, so use one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

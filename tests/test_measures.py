@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import raises_with
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import entropy as scipy_entropy
@@ -20,25 +21,6 @@ from nbsrc.measures import (
     joint_counts,
     outgoing_weight_norm,
 )
-
-
-def raises_with(*fragments: str):
-    """Context manager: ValueError whose message contains every fragment."""
-
-    class _Ctx:
-        def __enter__(self):
-            self._cm = pytest.raises(ValueError)
-            self.info = self._cm.__enter__()
-            return self.info
-
-        def __exit__(self, *exc):
-            out = self._cm.__exit__(*exc)
-            msg = str(self.info.value)
-            for frag in fragments:
-                assert frag in msg, f"{frag!r} not in {msg!r}"
-            return out
-
-    return _Ctx()
 
 
 def col(*values: int) -> torch.Tensor:

@@ -13,13 +13,7 @@ from nbsrc.models import ACTIVATIONS, MLP, AffineLayers, activation_fn, check_wi
 IN, WIDTHS, C = 12, (9, 7, 5), 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Shared cores: intra-op threading only slows down these tiny matmuls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make(activation: str = "relu", batch_norm: bool = False, dropout: float = 0.0, seed: int = 0) -> MLP:

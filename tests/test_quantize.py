@@ -5,29 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import raises_with
 
 from nbsrc.measures import information_measures
 from nbsrc.quantize import ACTIVATIONS, QUANTIZERS, quantize
-
-
-def raises_with(*fragments: str):
-    """Context manager: ValueError whose message contains every fragment."""
-
-    class _Ctx:
-        def __enter__(self):
-            self._cm = pytest.raises(ValueError)
-            self.info = self._cm.__enter__()
-            return self.info
-
-        def __exit__(self, *exc):
-            out = self._cm.__exit__(*exc)
-            msg = str(self.info.value)
-            for frag in fragments:
-                assert frag in msg, f"{frag!r} not in {msg!r}"
-            return out
-
-    return _Ctx()
-
 
 # --- binary ---------------------------------------------------------------------------------
 

@@ -26,13 +26,7 @@ VAL = 1000
 SMALL = TrainConfig("mnist", (32, 16, 8), epochs=1, train_limit=2000, val_size=VAL, standardize=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks on shared cores: intra-op threading makes each step ~100x slower, so use one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
