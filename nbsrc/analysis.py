@@ -21,8 +21,8 @@ import torch
 from tqdm import tqdm
 
 from nbsrc.ablation import MODES, cumulative_curve, neuron_orders
-from nbsrc.checks import check_choice, check_int
-from nbsrc.data import Splits, load_splits
+from nbsrc.checks import check_choice, check_int, fail
+from nbsrc.data import Split, Splits, load_splits
 from nbsrc.measures import (
     BIAS_CORRECTIONS,
     class_selectivity_index,
@@ -161,6 +161,8 @@ def analyse_network(
     device: str | torch.device | None = None,
 ) -> NetworkAnalysis:
     """Measures and curves for one network, from the analysis cache when present."""
+    if not trained.key:
+        fail("trained.key", trained.key, "the network needs its cache key (use train_or_load or train)")
     path = cache_dir(cache).parent / "analysis" / f"{trained.key}-{settings.key()}.npz"
     n_layers = len(trained.model.widths)
     if path.exists():
@@ -174,7 +176,8 @@ def analyse_network(
         )
         arrays = {f"measure|{q}|{i}": v[i] for q, v in measures.items() for i in range(n_layers)}
         arrays |= {f"curve|{name}": c for name, c in curves.items()}
-        arrays["test_accuracy"] = np.array(accuracy(trained.model, splits.test))
+        test = Split(_limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit))
+        arrays["test_accuracy"] = np.array(accuracy(trained.model, test))  # the curves' k = 0
         write_atomic(path, lambda f: np.savez(f, **arrays))
     measures = {q: [arrays[f"measure|{q}|{i}"] for i in range(n_layers)] for q in QUANTITIES}
     curves = {name.split("|", 1)[1]: a for name, a in arrays.items() if name.startswith("curve|")}
@@ -192,8 +195,7 @@ def threshold_fraction(curve: np.ndarray, n_classes: int) -> np.ndarray:
     chance = 1.0 / n_classes
     threshold = chance + (curve[..., :1] - chance) / 2
     below = curve < threshold
-    first = np.argmax(below, axis=-1).astype(float)
-    first[~below.any(axis=-1)] = np.nan
+    first = np.where(below.any(axis=-1), np.argmax(below, axis=-1), np.nan)
     return first / (curve.shape[-1] - 1)
 
 

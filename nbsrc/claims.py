@@ -34,7 +34,7 @@ SHORT = {
     "csi": "CSI",
     "weight_norm": "L2",
 }
-VERDICTS = ("agrees", "partly", "disagrees")
+VERDICTS = ("agrees", "partly", "disagrees", "n/a")  # n/a: a one-layer network cannot test it
 BAND = (0.05, 0.95)
 STRONG_KS = 0.5
 
@@ -72,7 +72,6 @@ def indicator_table(auc: pd.DataFrame) -> pd.DataFrame:
     table["desc_gap"] = table.random_mean - table.descending
     table["asc_above"] = table.ascending > table.random_hi
     table["desc_below"] = table.descending < table.random_lo
-    table["asc_not_below"] = table.ascending >= table.random_lo
     grouped = table.groupby(["scope", "quantity"])
     summary = grouped.agg(
         asc_gap_mean=("asc_gap", "mean"),
@@ -138,6 +137,8 @@ def layer_ks(measures: pd.DataFrame) -> pd.Series:
 
 
 def claim_c3(measures: pd.DataFrame) -> dict:
+    if measures.layer.nunique() < 2:
+        return {"measured": "one hidden layer: nothing to compare", "verdict": "n/a"}
     ks = layer_ks(measures[measures.quantity.isin(INDICATOR_QUANTITIES)])
     strong = ks >= STRONG_KS
     detail = ", ".join(f"{SHORT[q]} {v:.2f}" for q, v in ks.items())
@@ -178,6 +179,8 @@ def claim_c6(auc: pd.DataFrame) -> dict:
     stats = layers.groupby("scope").random_mean.agg(["mean", "std"]).fillna(0.0)
     stats = stats.loc[sorted(stats.index, key=lambda s: int(s.split()[1]))]
     means = stats["mean"].to_numpy()
+    if len(means) < 2:
+        return {"measured": "one hidden layer: nothing to compare", "verdict": "n/a"}
     detail = ", ".join(f"{scope} {m:.3f}±{s:.3f}" for scope, (m, s) in stats.iterrows())
     increasing = bool(np.all(np.diff(means) > 0))
     verdict = "agrees" if increasing else "partly" if means[-1] > means[0] else "disagrees"

@@ -51,7 +51,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
-        object.__setattr__(self, "widths", check_widths(tuple(self.widths)))
+        object.__setattr__(self, "widths", check_widths(self.widths))
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         minimums = {"epochs": 1, "batch_size": 1, "seed": 0, "val_size": 1, "split_seed": 0}
@@ -194,7 +194,7 @@ def train(
         history["val_accuracy"].append(accuracy(model, splits.val))
         bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", val_acc=f"{history['val_accuracy'][-1]:.4f}")
     model.eval()
-    return TrainedNetwork(model.cpu(), config, history)
+    return TrainedNetwork(model.cpu(), config, history, config.key(splits.fingerprint))
 
 
 def train_or_load(

@@ -1,0 +1,502 @@
+"""nbsrc.claims on synthetic tables whose verdicts are known by construction; the claims files."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ks_2samp
+
+from nbsrc.analysis import QUANTITIES, AnalysisSettings, ChapterResults
+from nbsrc.chapters import join_claims, save_claims, verdict_matrix
+from nbsrc.claims import (
+    PAPER,
+    claim_c1,
+    claim_c2,
+    claim_c3,
+    claim_c4,
+    claim_c6,
+    claims_table,
+    indicator_table,
+    layer_ks,
+    random_band,
+    separation,
+)
+
+SEEDS = (0, 1, 2)
+R = 21  # with 21 random orders the 5 % and 95 % quantiles are exactly the 2nd and the 20th value
+OFFSETS = np.linspace(-0.1, 0.1, R)  # the random orders' AUC: centre + a shuffled offset
+LO, HI = OFFSETS[1], OFFSETS[19]  # the band, relative to the centre: -0.09, +0.09
+NEUTRAL = (0.0, 0.0)  # asc, desc relative to the centre: inside the band
+GOOD = (0.2, -0.2)  # asc above the band, desc below it
+MI_KL = ("mutual_information", "kl_selectivity")
+INDICATORS = ("entropy", "mutual_information", "kl_selectivity", "csi")
+
+
+def scopes(n_layers: int) -> list[str]:
+    return ["network", *[f"layer {i}" for i in range(1, n_layers + 1)]]
+
+
+def auc_frame(ordered=None, centre=None, seeds=SEEDS, n_layers: int = 3) -> pd.DataFrame:
+    """A chapter's ``auc`` table: ``ordered(seed, scope, quantity) -> (asc, desc)`` relative to the
+    random centre ``centre(seed, scope)`` (default 0.6); the random orders' AUC are centre + OFFSETS."""
+    ordered = ordered or (lambda seed, scope, quantity: NEUTRAL)
+    centre = centre or (lambda seed, scope: 0.6)
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in seeds:
+        for scope in scopes(n_layers):
+            c = centre(seed, scope)
+            for quantity in QUANTITIES:
+                for direction, delta in zip(
+                    ("ascending", "descending"), ordered(seed, scope, quantity), strict=True
+                ):
+                    rows.append((seed, scope, quantity, direction, 0, c + delta, 0.5))
+            for order, offset in enumerate(rng.permutation(OFFSETS)):
+                rows.append((seed, scope, "random", "random", order, c + offset, 0.5))
+    columns = ["seed", "scope", "quantity", "direction", "order", "auc", "threshold_fraction"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def measures_frame(values, seeds=(0, 1), n_layers: int = 3, widths=(40, 30, 20)) -> pd.DataFrame:
+    """A chapter's ``measures`` table: ``values(seed, layer, quantity, n) -> array [n]``."""
+    parts = []
+    for seed in seeds:
+        for layer in range(1, n_layers + 1):
+            n = widths[layer - 1]
+            for quantity in QUANTITIES:
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "seed": seed,
+                            "layer": layer,
+                            "neuron": np.arange(n),
+                            "quantity": quantity,
+                            "value": values(seed, layer, quantity, n),
+                        }
+                    )
+                )
+    return pd.concat(parts, ignore_index=True)
+
+
+def identical(seed, layer, quantity, n):
+    """The same distribution in every layer: each of five values on a fifth of the neurons."""
+    assert n % 5 == 0
+    return (np.arange(n) % 5) ** 2 / 16 * (seed + 1)
+
+
+def disjoint(seed, layer, quantity, n):
+    return layer + np.linspace(0.0, 0.5, n)
+
+
+# ------------------------------------------------------------------------------- band / indicators
+
+
+def test_random_band_equals_numpy():
+    rng = np.random.default_rng(5)
+    frame = auc_frame(centre=lambda seed, scope: 0.5 + 0.1 * seed + 0.01 * len(scope))
+    # irregular random AUCs, so that the quantiles interpolate
+    is_random = frame.direction == "random"
+    frame.loc[is_random, "auc"] = rng.uniform(0.3, 0.9, int(is_random.sum()))
+    band = random_band(frame)
+    assert len(band) == len(SEEDS) * 4
+    assert set(band.columns) >= {"seed", "scope", "random_mean", "random_lo", "random_hi"}
+    for row in band.itertuples():
+        values = frame[is_random & (frame.seed == row.seed) & (frame.scope == row.scope)].auc.to_numpy()
+        assert len(values) == R
+        assert row.random_mean == pytest.approx(np.mean(values), abs=1e-12)
+        assert row.random_lo == pytest.approx(np.quantile(values, 0.05), abs=1e-12)
+        assert row.random_hi == pytest.approx(np.quantile(values, 0.95), abs=1e-12)
+
+
+def test_indicator_table_gaps_and_good():
+    centres = {0: 0.5, 1: 0.6, 2: 0.7}
+    asc_mi, desc_mi = np.array([0.10, 0.12, 0.095]), np.array([-0.3, -0.2, -0.1])
+
+    def ordered(seed, scope, quantity):
+        if scope != "layer 1":
+            return NEUTRAL
+        if quantity == "mutual_information":  # above / below the band in every seed: good
+            return asc_mi[seed], desc_mi[seed]
+        if quantity == "kl_selectivity":  # seed 2: ascending exactly on the 95 % quantile, not above
+            return (0.2 if seed < 2 else HI), -0.2
+        if quantity == "entropy":  # seed 1: descending exactly on the 5 % quantile, not below
+            return 0.2, (-0.2 if seed != 1 else LO)
+        if quantity == "csi":  # the wrong way round: harmful ascending, harmless descending
+            return -0.2, 0.2
+        return NEUTRAL
+
+    frame = auc_frame(ordered, centre=lambda seed, scope: centres[seed])
+    table = indicator_table(frame).set_index(["scope", "quantity"])
+    assert len(table) == 4 * len(QUANTITIES)
+    row = table.loc[("layer 1", "mutual_information")]
+    random_means = np.array([np.mean(centres[s] + OFFSETS) for s in SEEDS])
+    asc = np.array([centres[s] for s in SEEDS]) + asc_mi
+    desc = np.array([centres[s] for s in SEEDS]) + desc_mi
+    assert row.asc_gap_mean == pytest.approx(np.mean(asc - random_means), abs=1e-12)
+    assert row.asc_gap_std == pytest.approx(np.std(asc - random_means, ddof=1), abs=1e-12)
+    assert row.desc_gap_mean == pytest.approx(np.mean(random_means - desc), abs=1e-12)
+    assert row.desc_gap_std == pytest.approx(np.std(random_means - desc, ddof=1), abs=1e-12)
+    assert row.desc_gap_mean == pytest.approx(0.2, abs=1e-12)
+    assert row.ascending == pytest.approx(np.mean(asc)) and row.descending == pytest.approx(np.mean(desc))
+    assert row.n_seeds == 3
+    assert row.good
+    kl, h, csi = (table.loc[("layer 1", q)] for q in ("kl_selectivity", "entropy", "csi"))
+    assert not kl.good and kl.asc_above == pytest.approx(2 / 3) and kl.desc_below == 1.0
+    assert not h.good and h.asc_above == 1.0 and h.desc_below == pytest.approx(2 / 3)
+    assert not csi.good and csi.asc_above == 0.0 and csi.desc_below == 0.0
+    assert csi.asc_gap_mean == pytest.approx(-0.2) and csi.desc_gap_mean == pytest.approx(-0.2)
+    neutral = table.drop(index=[("layer 1", q) for q in INDICATORS])
+    assert not neutral.good.any()
+    np.testing.assert_allclose(neutral.asc_gap_mean, 0.0, atol=1e-12)
+    np.testing.assert_allclose(neutral.asc_gap_std, 0.0, atol=1e-12)
+
+
+def test_indicator_table_single_seed_has_zero_spread():
+    frame = auc_frame(lambda seed, scope, quantity: GOOD, seeds=(4,))
+    table = indicator_table(frame)
+    assert table.good.all()
+    assert (table.asc_gap_std == 0).all() and (table.desc_gap_std == 0).all()
+    np.testing.assert_allclose(table.asc_gap_mean, 0.2, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------- C1
+
+
+def network_good(good_quantities, bad_seed=None):
+    def ordered(seed, scope, quantity):
+        if scope == "network" and quantity in good_quantities and seed != bad_seed:
+            return GOOD
+        return GOOD if scope != "network" else NEUTRAL  # good within every layer: C1 must ignore it
+
+    return ordered
+
+
+@pytest.mark.parametrize(
+    ("good", "bad_seed", "verdict", "listed"),
+    [
+        ((), None, "agrees", "none"),
+        (("weight_norm",), None, "agrees", "none"),  # L2 is not one of the indicator quantities
+        (INDICATORS, 1, "agrees", "none"),  # good in two seeds out of three: not consistently
+        (("entropy",), None, "partly", "H"),
+        (("kl_selectivity",), None, "partly", "KL"),
+        (("mutual_information", "csi"), None, "disagrees", "MI, CSI"),
+        (INDICATORS, None, "disagrees", "H, MI, KL, CSI"),
+    ],
+)
+def test_c1(good, bad_seed, verdict, listed):
+    result = claim_c1(indicator_table(auc_frame(network_good(good, bad_seed))))
+    assert result["verdict"] == verdict
+    names = result["measured"].split("good indicators: ")[1].split(" (")[0]
+    assert sorted(names.split(", ")) == sorted(listed.split(", "))
+
+
+def test_c1_reports_the_gaps():
+    def ordered(seed, scope, quantity):
+        return (0.05, -0.03 * (seed + 1)) if scope == "network" and quantity == "entropy" else NEUTRAL
+
+    measured = claim_c1(indicator_table(auc_frame(ordered)))["measured"]
+    assert "H: asc−rand +0.050±0.000, rand−desc +0.060±0.030" in measured
+    assert "MI: asc−rand +0.000±0.000" in measured
+    assert "L2" not in measured
+
+
+# ------------------------------------------------------------------------------------------- C2
+
+
+def layer_cases(holding, how=(0.0, -0.2), otherwise=NEUTRAL):
+    """MI / KL in the layers: ``how`` (asc, desc) for the (scope, quantity) cases in ``holding``."""
+
+    def ordered(seed, scope, quantity):
+        if (scope, quantity) in holding:
+            return how(seed) if callable(how) else how
+        return otherwise
+
+    return ordered
+
+
+ALL_CASES = {(f"layer {i}", q) for i in (1, 2, 3) for q in MI_KL}
+
+
+@pytest.mark.parametrize(
+    ("holding", "how", "verdict", "count"),
+    [
+        (ALL_CASES, (0.0, -0.2), "agrees", 6),
+        (ALL_CASES, GOOD, "agrees", 6),  # ascending above the band is "at or above"
+        (ALL_CASES, (LO, -0.2), "agrees", 6),  # ascending on the band's lower edge is not below it
+        ({("layer 1", q) for q in MI_KL} | {("layer 3", "kl_selectivity")}, (0.0, -0.2), "partly", 3),
+        ({("layer 2", "mutual_information")}, (0.0, -0.2), "disagrees", 1),
+        (set(), (0.0, -0.2), "disagrees", 0),
+        (ALL_CASES, (-0.2, -0.2), "disagrees", 0),  # ascending below the band
+        (ALL_CASES, (0.0, -0.05), "disagrees", 0),  # descending inside the band
+        (ALL_CASES, lambda seed: (0.0, -0.2 if seed != 2 else 0.0), "disagrees", 0),  # not in every seed
+    ],
+)
+def test_c2(holding, how, verdict, count):
+    result = claim_c2(indicator_table(auc_frame(layer_cases(holding, how))), "relu")
+    assert result["verdict"] == verdict
+    assert result["measured"].startswith(f"holds in {count}/6 layer×quantity cases")
+    assert "paper states C2 for ReLU" not in result["measured"]
+
+
+def test_c2_ignores_the_network_scope_and_other_quantities_and_notes_the_activation():
+    def ordered(seed, scope, quantity):
+        if scope == "network" or quantity not in MI_KL:
+            return (-0.3, 0.3)  # whatever happens there does not matter to C2
+        return (0.0, -0.2)
+
+    frame = auc_frame(ordered)
+    relu = claim_c2(indicator_table(frame), "relu")
+    tanh = claim_c2(indicator_table(frame), "tanh")
+    assert relu["verdict"] == tanh["verdict"] == "agrees"
+    assert "tanh" in tanh["measured"] and "ReLU" in tanh["measured"]
+    assert "tanh" not in relu["measured"]
+    assert "layer 1 MI: rand−desc +0.200±0.000" in relu["measured"]
+
+
+# ------------------------------------------------------------------------------------------- C3
+
+
+def test_layer_ks_equals_scipy_over_every_pair():
+    rng = np.random.default_rng(1)
+    shift = {"entropy": 0.0, "mutual_information": 0.3, "kl_selectivity": 1.0, "csi": 0.1, "weight_norm": 2.0}
+
+    def values(seed, layer, quantity, n):
+        return rng.normal(shift[quantity] * layer * (1 + 0.2 * seed), 1.0, n)
+
+    measures = measures_frame(values)
+    ks = layer_ks(measures)
+    assert set(ks.index) == set(QUANTITIES)
+    for quantity in QUANTITIES:
+        rows = measures[measures.quantity == quantity]
+        pooled = [rows[rows.layer == layer].value.to_numpy() for layer in (1, 2, 3)]  # seeds pooled
+        assert len(pooled[0]) == 2 * 40
+        expected = max(ks_2samp(a, b).statistic for a, b in combinations(pooled, 2))
+        assert ks[quantity] == pytest.approx(expected, abs=1e-12)
+    assert layer_ks(measures_frame(identical)).max() == 0.0
+    assert (layer_ks(measures_frame(disjoint)) == 1.0).all()
+    one_layer = layer_ks(measures_frame(identical, n_layers=1))
+    assert (one_layer == 0.0).all()
+
+
+def test_c3_verdicts():
+    same = claim_c3(measures_frame(identical))
+    assert same["verdict"] == "disagrees"
+    assert "H 0.00" in same["measured"] and "MI 0.00" in same["measured"]
+    apart = claim_c3(measures_frame(disjoint))
+    assert apart["verdict"] == "agrees"
+    for short in ("H", "MI", "KL", "CSI"):
+        assert f"{short} 1.00" in apart["measured"]
+    assert "L2" not in apart["measured"]  # the weight norm is no information quantity
+
+    def half(seed, layer, quantity, n):
+        return (
+            disjoint(seed, layer, quantity, n)
+            if quantity in ("entropy", "csi")
+            else identical(seed, layer, quantity, n)
+        )
+
+    partly = claim_c3(measures_frame(half))
+    assert partly["verdict"] == "partly"
+    assert "H 1.00" in partly["measured"] and "KL 0.00" in partly["measured"]
+
+    def only_l2(seed, layer, quantity, n):
+        return (
+            disjoint(seed, layer, quantity, n)
+            if quantity == "weight_norm"
+            else identical(seed, layer, quantity, n)
+        )
+
+    assert claim_c3(measures_frame(only_l2))["verdict"] == "disagrees"
+
+    def one_of_four(seed, layer, quantity, n):
+        return (
+            disjoint(seed, layer, quantity, n)
+            if quantity == "entropy"
+            else identical(seed, layer, quantity, n)
+        )
+
+    assert claim_c3(measures_frame(one_of_four))["verdict"] == "disagrees"
+
+
+# ------------------------------------------------------------------------------------------- C4
+
+
+def separations(per_layer):
+    """``per_layer[(scope, quantity)] = separation`` (asc - desc, split symmetrically); others 0."""
+
+    def ordered(seed, scope, quantity):
+        s = per_layer.get((scope, quantity), 0.0)
+        return s / 2, -s / 2
+
+    return ordered
+
+
+def test_separation_is_ascending_minus_descending():
+    frame = auc_frame(lambda seed, scope, quantity: (0.01 * seed, -0.02 * len(quantity)))
+    sep = separation(frame)
+    assert len(sep) == len(SEEDS) * 4 * len(QUANTITIES)
+    for row in sep.itertuples():
+        assert row.separation == pytest.approx(0.01 * row.seed + 0.02 * len(row.quantity), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("per_layer", "verdict", "wins"),
+    [
+        ({(f"layer {i}", q): 0.1 for i in (1, 2, 3) for q in MI_KL}, "agrees", 6),
+        ({(f"layer {i}", "entropy"): 0.1 for i in (1, 2, 3)}, "disagrees", 0),
+        ({(f"layer {i}", "mutual_information"): 0.1 for i in (1, 2, 3)}, "partly", 3),
+        (
+            {("layer 1", "mutual_information"): 0.1, ("layer 1", "kl_selectivity"): 0.1}
+            | {("network", q): 0.5 for q in MI_KL},
+            "disagrees",
+            2,
+        ),
+        ({}, "disagrees", 0),  # equal separation is not "more strongly"
+    ],
+)
+def test_c4(per_layer, verdict, wins):
+    result = claim_c4(auc_frame(separations(per_layer)))
+    assert result["verdict"] == verdict
+    assert f"more than H in {wins}/6 layer cases" in result["measured"]
+
+
+def test_c4_reports_the_mean_separation():
+    per_layer = {("layer 1", "mutual_information"): 0.3, ("layer 2", "mutual_information"): 0.6}
+    per_layer |= {(f"layer {i}", "kl_selectivity"): 0.2 for i in (1, 2, 3)}
+    measured = claim_c4(auc_frame(separations(per_layer)))["measured"]
+    assert "MI +0.300±0.000" in measured and "KL +0.200±0.000" in measured and "H +0.000±0.000" in measured
+
+
+# ------------------------------------------------------------------------------------------- C6
+
+
+def layer_centres(means, spread=0.0):
+    def centre(seed, scope):
+        return 0.6 if scope == "network" else means[int(scope.split()[1]) - 1] + spread * (seed - 1)
+
+    return centre
+
+
+@pytest.mark.parametrize(
+    ("means", "verdict"),
+    [
+        ((0.5, 0.6, 0.7), "agrees"),
+        ((0.5, 0.4, 0.6), "partly"),  # only the last above the first
+        ((0.5, 0.7, 0.6), "partly"),
+        ((0.7, 0.6, 0.5), "disagrees"),
+        ((0.6, 0.6, 0.6), "disagrees"),  # not strictly
+        ((0.5, 0.6, 0.6), "partly"),
+        ((0.6, 0.4, 0.5), "disagrees"),
+    ],
+)
+def test_c6(means, verdict):
+    result = claim_c6(auc_frame(centre=layer_centres(means, spread=0.01)))
+    assert result["verdict"] == verdict
+    for i, m in enumerate(means, start=1):
+        assert f"layer {i} {m:.3f}±0.010" in result["measured"]
+
+
+def test_c6_orders_layers_by_number_not_by_name():
+    means = tuple(0.3 + 0.05 * i for i in range(11))  # "layer 10" sorts before "layer 2" as text
+    frame = auc_frame(centre=layer_centres(means), n_layers=11, seeds=(0,))
+    result = claim_c6(frame)
+    assert result["verdict"] == "agrees"
+    assert result["measured"].index("layer 2 ") < result["measured"].index("layer 10 ")
+    reverse = claim_c6(auc_frame(centre=layer_centres(means[::-1]), n_layers=11, seeds=(0,)))
+    assert reverse["verdict"] == "disagrees"
+
+
+# ------------------------------------------------------------------------------- claims table / files
+
+
+def agreeing_scenario():
+    """Nothing good over the network; MI and KL clearly related to importance in every layer; deeper
+    layers cheaper to ablate; layers' measures disjoint: every claim agrees."""
+
+    def ordered(seed, scope, quantity):
+        return (0.0, -0.2) if scope != "network" and quantity in MI_KL else NEUTRAL
+
+    return auc_frame(ordered, centre=layer_centres((0.5, 0.6, 0.7))), measures_frame(disjoint)
+
+
+def disagreeing_scenario():
+    def ordered(seed, scope, quantity):
+        return GOOD if scope == "network" else (0.1, -0.1) if quantity == "entropy" else NEUTRAL
+
+    return auc_frame(ordered, centre=layer_centres((0.7, 0.6, 0.5))), measures_frame(identical)
+
+
+def test_claims_table_all_agree():
+    auc, measures = agreeing_scenario()
+    table = claims_table(auc, measures, "relu")
+    assert list(table.columns) == ["claim", "paper", "measured", "verdict"]
+    assert table.claim.tolist() == ["C1", "C2", "C3", "C4", "C6"]
+    assert table.paper.tolist() == [PAPER[c] for c in table.claim]
+    assert (table.verdict == "agrees").all()
+    measured = table.set_index("claim").measured
+    assert measured["C1"].startswith("good indicators: none")
+    assert "holds in 6/6" in measured["C2"]
+    assert "H 1.00, MI 1.00, KL 1.00, CSI 1.00" in measured["C3"] or all(
+        f"{s} 1.00" in measured["C3"] for s in ("H", "MI", "KL", "CSI")
+    )
+    assert "6/6" in measured["C4"] and "MI +0.200±0.000" in measured["C4"]
+    assert "layer 1 0.500±0.000, layer 2 0.600±0.000, layer 3 0.700±0.000" in measured["C6"]
+
+
+def test_claims_table_all_disagree():
+    auc, measures = disagreeing_scenario()
+    table = claims_table(auc, measures, "sigmoid")
+    assert (table.verdict == "disagrees").all()
+    assert table.verdict.isin(["agrees", "partly", "disagrees"]).all()
+    measured = table.set_index("claim").measured
+    good = measured["C1"].split("good indicators: ")[1].split(" (")[0]
+    assert sorted(good.split(", ")) == ["CSI", "H", "KL", "MI"]
+    assert "sigmoid" in measured["C2"]
+    assert "MI 0.00" in measured["C3"]
+    assert "0/6" in measured["C4"]
+
+
+def chapter_results(accuracies):
+    return ChapterResults(
+        configs=[],
+        settings=AnalysisSettings(),
+        histories=pd.DataFrame(),
+        accuracies=pd.DataFrame({"seed": range(len(accuracies)), "test_accuracy": accuracies}),
+        measures=pd.DataFrame(),
+        curves=pd.DataFrame(),
+        auc=pd.DataFrame(),
+    )
+
+
+def test_save_join_and_verdict_matrix_round_trip(tmp_path):
+    folder = tmp_path / "results"
+    tables = {
+        "fashion_mnist": claims_table(*disagreeing_scenario(), "relu"),
+        "mnist": claims_table(*agreeing_scenario(), "relu"),
+    }
+    for i, (dataset, table) in enumerate(tables.items()):
+        params = {"dataset": dataset, "results_dir": str(folder)}
+        path = save_claims(table, chapter_results([0.9 + 0.01 * i, 0.95]), params)
+        assert path == folder / f"{dataset}-claims.csv" and path.exists()
+        saved_acc = pd.read_csv(folder / f"{dataset}-accuracy.csv")
+        assert saved_acc.dataset.eq(dataset).all()
+        assert saved_acc.test_accuracy.tolist() == pytest.approx([0.9 + 0.01 * i, 0.95])
+    joined = join_claims(["mnist", "fashion_mnist"], folder)
+    assert len(joined) == 10
+    assert joined.dataset.tolist() == ["mnist"] * 5 + ["fashion_mnist"] * 5
+    for dataset, table in tables.items():
+        back = joined[joined.dataset == dataset].drop(columns="dataset").reset_index(drop=True)
+        pd.testing.assert_frame_equal(back, table.reset_index(drop=True))
+    matrix = verdict_matrix(joined)
+    assert list(matrix.columns) == ["the paper's claim", "MNIST", "Fashion-MNIST"]  # the book's order
+    assert matrix.index.tolist() == ["C1", "C2", "C3", "C4", "C6"]
+    assert (matrix["MNIST"] == "agrees").all() and (matrix["Fashion-MNIST"] == "disagrees").all()
+    assert matrix.loc["C3", "the paper's claim"] == PAPER["C3"]
+
+    with pytest.raises(FileNotFoundError, match=r"cifar10"):
+        join_claims(["mnist", "cifar10"], folder)
+    with pytest.raises(FileNotFoundError, match=r"mnist"):
+        join_claims(["mnist"], tmp_path / "empty")
