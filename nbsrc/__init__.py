@@ -1,2 +1,3 @@
 """nbsrc: individual neuron importance via information theory."""
+
 __version__ = "0.1.0"

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         overrides = parse_overrides(rest)
+        if "dataset" in overrides:
+            raise ValueError("invalid parameter='dataset'; give the dataset as the first argument")
         dataset_setup(dataset=args.dataset, **overrides)  # fail at once, before any training
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

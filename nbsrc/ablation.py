@@ -131,7 +131,7 @@ def _fast_logits(
       layers, whose weights have the ablated neurons' columns removed and their fixed values
       folded into the bias (W_m[:, j] v_j), so no mask is applied per sample.
 
-    The logits of ``chunk_size`` consecutive k are gathered into one yielded tensor.
+    The logits of ``chunk_size`` consecutive k are gathered into one yielded (new) tensor.
     ``intact_low`` (the intact outputs of the lowest ablated layer on ``x``) skips the layers below.
     """
     act = activation_fn(aff.activation)
@@ -171,10 +171,10 @@ def _fast_logits(
         out[filled].copy_(z[n_hidden])
         filled += 1
         if filled == chunk_size:
-            yield out
+            yield out.clone()
             filled = 0
     if filled:
-        yield out[:filled]
+        yield out[:filled].clone()
 
 
 def cumulative_logits(
@@ -221,6 +221,8 @@ def cumulative_logits(
     layers = torch.as_tensor(layers_np, device=device)
     indices = torch.as_tensor(indices_np, device=device)
     low = int(layers_np.min())
+    if intact is not None and intact[low].dtype != dtype:
+        fail("intact", intact[low].dtype, f"must have the engine's dtype {dtype} (compute it in that dtype)")
     if intact is not None and tuple(intact[low].shape) != (len(x), model.widths[low]):
         fail(
             "intact",
@@ -229,7 +231,7 @@ def cumulative_logits(
         )
     for lo in range(0, len(x), block_size):
         block = slice(lo, min(lo + block_size, len(x)))
-        start = None if intact is None else intact[low][block].to(device=device, dtype=dtype)
+        start = None if intact is None else intact[low][block].to(device)
         k = 0
         with torch.no_grad():
             for logits in _fast_logits(aff, x[block], layers, indices, values, chunk_size, start):

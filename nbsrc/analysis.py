@@ -29,7 +29,7 @@ from nbsrc.measures import (
     information_measures,
     outgoing_weight_norm,
 )
-from nbsrc.models import MLP
+from nbsrc.models import MLP, resolve_device
 from nbsrc.quantize import QUANTIZERS, quantize
 from nbsrc.storage import write_atomic
 from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, cache_dir, train_or_load
@@ -163,7 +163,9 @@ def analyse_network(
     """Measures and curves for one network, from the analysis cache when present."""
     if not trained.key:
         fail("trained.key", trained.key, "the network needs its cache key (use train_or_load or train)")
-    path = cache_dir(cache).parent / "analysis" / f"{trained.key}-{settings.key()}.npz"
+    on = resolve_device(device).type
+    name = f"{trained.key}-{settings.key()}" + ("" if on == "cpu" else f"-{on}")
+    path = cache_dir(cache).resolve().parent / "analysis" / f"{name}.npz"
     n_layers = len(trained.model.widths)
     if path.exists():
         with np.load(path) as stored:

@@ -8,10 +8,12 @@ orders' AUC) and descending order pushes it below the band (below the 5 % quanti
 Every threshold here is fixed in code, before any result is looked at:
 
 * C1 agrees when no quantity is a good indicator over the whole network, partly when one is.
-* C2 agrees when for every layer and for MI and KL selectivity the descending AUC lies below the
-  band in every seed and the seed-mean ascending AUC is not below the band; partly for >= half.
+* C2 (ReLU networks only; n/a otherwise) agrees when for every layer and for MI and KL
+  selectivity the descending AUC lies below the band in every seed and the seed-mean ascending
+  AUC is not below the band; partly for >= half.
 * C3 agrees when, for every quantity, some pair of layers has a two-sample Kolmogorov-Smirnov
-  statistic >= 0.5 (a strong difference of distributions); partly for >= half of the quantities.
+  statistic >= 0.5 (mean over seeds; a strong difference of distributions); partly for >= half
+  of the quantities.
 * C4 agrees when, in every layer, MI and KL selectivity both separate ascending from descending
   (AUC_asc - AUC_desc, seed mean) more than entropy does; partly for >= half of the pairs.
 * C6 agrees when the random-order AUC increases strictly with depth; partly when only the last
@@ -120,30 +122,37 @@ def claim_c2(indicators: pd.DataFrame, activation: str) -> dict:
         f"asc−rand {_pm(r.asc_gap_mean, r.asc_gap_std)}"
         for r in rows.itertuples()
     )
-    note = "" if activation == "relu" else f" (the paper states C2 for ReLU; this network uses {activation})"
+    note = (
+        ""
+        if activation == "relu"
+        else f" (the paper states C2 for ReLU only; this network uses {activation})"
+    )
     return {
         "measured": f"holds in {int(holds.sum())}/{len(rows)} layer×quantity cases ({detail}){note}",
-        "verdict": _verdict(float(holds.mean())),
+        "verdict": _verdict(float(holds.mean())) if activation == "relu" else "n/a",
     }
 
 
-def layer_ks(measures: pd.DataFrame) -> pd.Series:
-    """Per quantity, the largest two-sample KS statistic between two layers' values (seeds pooled)."""
-    stats = {}
-    for quantity, rows in measures.groupby("quantity"):
+def layer_ks(measures: pd.DataFrame) -> pd.DataFrame:
+    """Per seed and quantity, the largest two-sample KS statistic between two layers' values."""
+    stats = []
+    for (seed, quantity), rows in measures.groupby(["seed", "quantity"]):
         per_layer = [g.value.to_numpy() for _, g in rows.groupby("layer")]
-        stats[quantity] = max((ks_2samp(a, b).statistic for a, b in combinations(per_layer, 2)), default=0.0)
-    return pd.Series(stats)
+        largest = max((ks_2samp(a, b).statistic for a, b in combinations(per_layer, 2)), default=0.0)
+        stats.append({"seed": seed, "quantity": quantity, "ks": largest})
+    return pd.DataFrame(stats)
 
 
 def claim_c3(measures: pd.DataFrame) -> dict:
     if measures.layer.nunique() < 2:
         return {"measured": "one hidden layer: nothing to compare", "verdict": "n/a"}
-    ks = layer_ks(measures[measures.quantity.isin(INDICATOR_QUANTITIES)])
-    strong = ks >= STRONG_KS
-    detail = ", ".join(f"{SHORT[q]} {v:.2f}" for q, v in ks.items())
+    ks = layer_ks(measures[measures.quantity.isin(INDICATOR_QUANTITIES)]).groupby("quantity").ks
+    stats = ks.agg(["mean", "std"]).fillna(0.0)
+    strong = stats["mean"] >= STRONG_KS
+    detail = ", ".join(f"{SHORT[q]} {r['mean']:.2f}±{r['std']:.2f}" for q, r in stats.iterrows())
     return {
-        "measured": f"largest between-layer KS statistic: {detail} (strong: >= {STRONG_KS})",
+        "measured": f"largest between-layer KS statistic (mean±std over seeds): {detail} "
+        f"(strong: >= {STRONG_KS})",
         "verdict": _verdict(float(strong.mean())),
     }
 

@@ -71,9 +71,7 @@ class MLP(nn.Module):
         self.act = activation_fn(activation)
         sizes = (in_features, *widths)
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-        self.norms = nn.ModuleList(
-            nn.BatchNorm1d(w) if batch_norm else nn.Identity() for w in widths
-        )
+        self.norms = nn.ModuleList(nn.BatchNorm1d(w) if batch_norm else nn.Identity() for w in widths)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(widths[-1], n_classes)
 

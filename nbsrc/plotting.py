@@ -152,22 +152,34 @@ def plot_training(histories: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_measure_distributions(measures: pd.DataFrame, quantities: Sequence[str] = QUANTITIES[:4],
-                               kind: str = "violin") -> Figure:
+def plot_measure_distributions(
+    measures: pd.DataFrame, quantities: Sequence[str] = QUANTITIES[:4], kind: str = "violin"
+) -> Figure:
     """One panel per quantity: its distribution over neurons per hidden layer (pooled over seeds)."""
     _require(measures, "measures", ["seed", "layer", "neuron", "quantity", "value"])
     quantities = _check_quantities(quantities)
     check_choice("kind", kind, ("violin", "box"))
-    fig, axes = plt.subplots(1, len(quantities), figsize=(3.4 * len(quantities), 3.6), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(quantities), figsize=(3.4 * len(quantities), 3.6), layout="constrained", squeeze=False
+    )
     layers = sorted(measures["layer"].unique())
     for ax, q in zip(axes[0], quantities, strict=True):
         sub = measures[measures["quantity"] == q]
         if sub.empty:
             fail("quantities", q, "has no rows in measures")
         if kind == "violin":
-            sns.violinplot(data=sub, x="layer", y="value", order=layers, color=COLORS[q], cut=0,
-                           inner="quart", density_norm="width", linewidth=1, ax=ax)
+            sns.violinplot(
+                data=sub,
+                x="layer",
+                y="value",
+                order=layers,
+                color=COLORS[q],
+                cut=0,
+                inner="quart",
+                density_norm="width",
+                linewidth=1,
+                ax=ax,
+            )
         else:
             sns.boxplot(data=sub, x="layer", y="value", order=layers, color=COLORS[q], fliersize=2, ax=ax)
         ax.set(xlabel="hidden layer", ylabel=LABELS[q], title=SHORT[q])
@@ -189,8 +201,13 @@ def random_band(curves: pd.DataFrame, scope: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": acc.mean(), "lo": acc.quantile(lo), "hi": acc.quantile(hi)})
 
 
-def plot_cumulative(curves: pd.DataFrame, scope: str = "network", quantities: Sequence[str] = QUANTITIES,
-                    axes: Sequence[Axes] | None = None, legend: bool = True) -> Figure:
+def plot_cumulative(
+    curves: pd.DataFrame,
+    scope: str = "network",
+    quantities: Sequence[str] = QUANTITIES,
+    axes: Sequence[Axes] | None = None,
+    legend: bool = True,
+) -> Figure:
     """Cumulative-ablation curves of one scope, one panel per quantity, against the random band.
 
     Per panel: the quantity's ascending (solid) and descending (dashed) curves in its colour, mean over
@@ -203,8 +220,15 @@ def plot_cumulative(curves: pd.DataFrame, scope: str = "network", quantities: Se
     quantities = _check_quantities(quantities)
     own_figure = axes is None
     if own_figure:
-        fig, grid = plt.subplots(1, len(quantities), figsize=(3.2 * len(quantities), 3.4), sharex=True,
-                                 sharey=True, layout="constrained", squeeze=False)
+        fig, grid = plt.subplots(
+            1,
+            len(quantities),
+            figsize=(3.2 * len(quantities), 3.4),
+            sharex=True,
+            sharey=True,
+            layout="constrained",
+            squeeze=False,
+        )
         axes = list(grid[0])
     else:
         axes = list(np.ravel(axes))
@@ -223,10 +247,18 @@ def plot_cumulative(curves: pd.DataFrame, scope: str = "network", quantities: Se
     for ax, q in zip(axes, quantities, strict=True):
         if band is not None:
             x = band.index.to_numpy() * 100
-            ax.fill_between(x, band["lo"] * 100, band["hi"] * 100, color=COLORS["random"], alpha=0.35, lw=0,
-                            label=_RANDOM_BAND_LABEL)
-            ax.plot(x, band["mean"] * 100, color=COLORS["random"], lw=1.2, label="random mean",
-                    gid="random/mean")
+            ax.fill_between(
+                x,
+                band["lo"] * 100,
+                band["hi"] * 100,
+                color=COLORS["random"],
+                alpha=0.35,
+                lw=0,
+                label=_RANDOM_BAND_LABEL,
+            )
+            ax.plot(
+                x, band["mean"] * 100, color=COLORS["random"], lw=1.2, label="random mean", gid="random/mean"
+            )
         drawn = 0
         for direction, style in DIRECTION_STYLE.items():
             if (q, direction) not in stats.index.droplevel("fraction"):
@@ -242,8 +274,13 @@ def plot_cumulative(curves: pd.DataFrame, scope: str = "network", quantities: Se
 
     if legend:
         if own_figure:
-            fig.legend(handles=_cumulative_handles(), loc="outside lower center", ncols=5, fontsize="small",
-                       frameon=False)
+            fig.legend(
+                handles=_cumulative_handles(),
+                loc="outside lower center",
+                ncols=5,
+                fontsize="small",
+                frameon=False,
+            )
             fig.suptitle(f"cumulative ablation, {scope}")
         else:
             axes[0].legend(handles=_cumulative_handles(), loc="best", fontsize="x-small")
@@ -257,15 +294,23 @@ def plot_layer_grid(curves: pd.DataFrame, quantities: Sequence[str] = QUANTITIES
     scopes = _layer_scopes(curves["scope"].unique())
     if not scopes:
         fail("curves", "without 'layer N' scopes", "needs layer-wise curves")
-    fig, grid = plt.subplots(len(scopes), len(quantities), figsize=(2.9 * len(quantities), 2.5 * len(scopes)),
-                             sharex=True, sharey=True, layout="constrained", squeeze=False)
+    fig, grid = plt.subplots(
+        len(scopes),
+        len(quantities),
+        figsize=(2.9 * len(quantities), 2.5 * len(scopes)),
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+        squeeze=False,
+    )
     for row, scope in zip(grid, scopes, strict=True):
         plot_cumulative(curves, scope=scope, quantities=quantities, axes=row, legend=False)
         row[0].set_ylabel(f"{scope}\n{Y_ACCURACY}")
     for ax in grid[1:].ravel():
         ax.set_title("")
-    fig.legend(handles=_cumulative_handles(), loc="outside lower center", ncols=5, fontsize="small",
-               frameon=False)
+    fig.legend(
+        handles=_cumulative_handles(), loc="outside lower center", ncols=5, fontsize="small", frameon=False
+    )
     fig.suptitle("layer-wise cumulative ablation")
     return fig
 
@@ -290,15 +335,23 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
     rnd_mean = rnd.groupby("scope")["auc"].mean()
 
     width = max(3.0, 0.75 * len(quantities) + 1.2)
-    fig, axes = plt.subplots(1, len(scopes), figsize=(width * len(scopes), 3.8), sharey=True,
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(scopes), figsize=(width * len(scopes), 3.8), sharey=True, layout="constrained", squeeze=False
+    )
     pos = {q: i for i, q in enumerate(quantities)}
     offset = {"ascending": -0.15, "descending": 0.15}
     for ax, scope in zip(axes[0], scopes, strict=True):
         if scope in band.index:
             lo, hi = band.loc[scope, RANDOM_QUANTILES[0]], band.loc[scope, RANDOM_QUANTILES[1]]
-            ax.axhspan(lo, hi, color=COLORS["random"], alpha=0.35, lw=0, label=_RANDOM_BAND_LABEL,
-                       gid=f"{scope}/random")
+            ax.axhspan(
+                lo,
+                hi,
+                color=COLORS["random"],
+                alpha=0.35,
+                lw=0,
+                label=_RANDOM_BAND_LABEL,
+                gid=f"{scope}/random",
+            )
             ax.axhline(rnd_mean[scope], color=COLORS["random"], lw=1.2, label="random (mean)")
         for direction in DIRECTION_STYLE:
             if (scope, direction) not in stats.index.droplevel("quantity"):
@@ -308,14 +361,25 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
             x = s.index.map(pos).to_numpy() + offset[direction]
             cols = [COLORS[q] for q in s.index]
             ax.vlines(x, s["mean"] - s["std"], s["mean"] + s["std"], colors=cols, lw=1.5)
-            ax.scatter(x, s["mean"], c=cols, marker=DIRECTION_MARKER[direction], s=55, edgecolors="black",
-                       linewidths=0.6, zorder=3, label=direction, gid=f"{scope}/{direction}")
+            ax.scatter(
+                x,
+                s["mean"],
+                c=cols,
+                marker=DIRECTION_MARKER[direction],
+                s=55,
+                edgecolors="black",
+                linewidths=0.6,
+                zorder=3,
+                label=direction,
+                gid=f"{scope}/{direction}",
+            )
         ax.set_xticks(range(len(quantities)), [SHORT[q] for q in quantities])
         ax.set_xlim(-0.6, len(quantities) - 0.4)
         ax.set(title=scope, xlabel="ordering quantity", ylabel=Y_AUC)
     handles = [
-        Line2D([], [], ls="none", marker=DIRECTION_MARKER[d], color="black",
-               label=f"{d} (mean ± std over seeds)")
+        Line2D(
+            [], [], ls="none", marker=DIRECTION_MARKER[d], color="black", label=f"{d} (mean ± std over seeds)"
+        )
         for d in DIRECTION_STYLE
     ] + [
         Line2D([], [], color=COLORS["random"], label="random (mean)"),

@@ -29,9 +29,10 @@ def accuracy_table(results: ChapterResults) -> str:
     )
 
 
-def auc_table(auc: pd.DataFrame) -> str:
-    """AUC mean ± std over seeds per scope (rows: quantity, direction; columns: scope), as Markdown."""
-    per_seed = auc.groupby(["scope", "quantity", "direction", "seed"]).auc.mean()
+def auc_table(auc: pd.DataFrame, value: str = "auc") -> str:
+    """A per-curve summary (``auc`` or ``threshold_fraction``) as mean ± std over seeds (random: mean of
+    the orders first), rows: quantity and direction, columns: scope, as Markdown."""
+    per_seed = auc.groupby(["scope", "quantity", "direction", "seed"])[value].mean()
     stats = per_seed.groupby(["scope", "quantity", "direction"]).agg(["mean", "std"]).fillna(0.0)
     cells = stats.apply(lambda r: f"{r['mean']:.3f} ± {r['std']:.3f}", axis=1).unstack("scope")
     cells.index = [f"{SHORT[q]} {d}" if d != "random" else "random (mean of orders)" for q, d in cells.index]

@@ -83,9 +83,12 @@ class TrainConfig:
         check_choice("batch_norm", self.batch_norm, (False, True))
         check_choice("standardize", self.standardize, (False, True))
 
-    def key(self, data_fingerprint: str) -> str:
-        """Cache key: SHA-256 over the configuration, the data and the training code version."""
+    def key(self, data_fingerprint: str, device: str | torch.device = "cpu") -> str:
+        """Cache key: SHA-256 over the configuration, the data, the training code version and, when
+        it is not the CPU, the kind of device (a GPU gives other weights than the CPU)."""
         payload = {"config": asdict(self), "data": data_fingerprint, "code": TRAINING_CODE_VERSION}
+        if torch.device(device).type != "cpu":
+            payload["device"] = torch.device(device).type
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -194,7 +197,7 @@ def train(
         history["val_accuracy"].append(accuracy(model, splits.val))
         bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", val_acc=f"{history['val_accuracy'][-1]:.4f}")
     model.eval()
-    return TrainedNetwork(model.cpu(), config, history, config.key(splits.fingerprint))
+    return TrainedNetwork(model.cpu(), config, history, config.key(splits.fingerprint, device))
 
 
 def train_or_load(
@@ -212,7 +215,7 @@ def train_or_load(
     expected = fingerprint(config.dataset, config.val_size, config.split_seed, config.standardize)
     if splits.fingerprint != expected:
         fail("splits", splits.fingerprint, f"do not match the configuration's data ({expected})")
-    key = config.key(splits.fingerprint)
+    key = config.key(splits.fingerprint, resolve_device(device))
     path = cache_dir(cache) / f"{config.dataset}-{key}.pt"
     if path.exists():
         payload = torch.load(path, map_location="cpu", weights_only=True)

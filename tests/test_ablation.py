@@ -53,13 +53,17 @@ def test_fast_equals_reference_float64_small_networks(activation, batch_norm, mo
     for scope in SCOPES:
         n = len(scope_neurons(model.widths, scope)[0])
         scores = torch.randn(n, generator=gen).round(decimals=1)  # ties on purpose
-        orders = [*neuron_orders(scores, "ascending"), *neuron_orders(scores, "descending"),
-                  *neuron_orders(None, "random", n_random=2, seed=3, n=n)]
+        orders = [
+            *neuron_orders(scores, "ascending"),
+            *neuron_orders(scores, "descending"),
+            *neuron_orders(None, "random", n_random=2, seed=3, n=n),
+        ]
         for order in orders:
             ref = all_logits(model, x, order, scope, mode, means, "reference", torch.float64)
             # odd chunk and block sizes exercise the chunk and block boundaries
-            fast = all_logits(model, x, order, scope, mode, means, "fast", torch.float64, chunk_size=5,
-                              block_size=64)
+            fast = all_logits(
+                model, x, order, scope, mode, means, "fast", torch.float64, chunk_size=5, block_size=64
+            )
             torch.testing.assert_close(fast, ref, rtol=0, atol=1e-10)
             curve_ref = cumulative_curve(model, x, y, order, scope, mode, means, "reference", torch.float64)
             curve_fast = cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64)
@@ -86,7 +90,8 @@ def test_fast_equals_reference_trained_network(trained_mnist, mode, scope):
     # float64: identical curves at every k
     curve64 = cumulative_curve(model, x, y, order, scope, mode, means, "reference", torch.float64)
     np.testing.assert_array_equal(
-        cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64), curve64)
+        cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64), curve64
+    )
     # float32: the rank-one updates do not drift; at most a handful of near ties flip
     ref32 = all_logits(model, x, order, scope, mode, means, "reference", torch.float32)
     fast32 = all_logits(model, x, order, scope, mode, means, "fast", torch.float32)
@@ -96,8 +101,9 @@ def test_fast_equals_reference_trained_network(trained_mnist, mode, scope):
     assert curve64[0] > 0.8  # the intact network works, so the comparison is not between two wrecks
 
 
-def pruned_network_logits(model: MLP, means: list[torch.Tensor], removed: list[list[int]],
-                          x: torch.Tensor) -> torch.Tensor:
+def pruned_network_logits(
+    model: MLP, means: list[torch.Tensor], removed: list[list[int]], x: torch.Tensor
+) -> torch.Tensor:
     """A smaller network: removed neurons deleted, W_next[:, i] * mean_i folded into the next bias."""
     weights = [layer.weight.detach().clone() for layer in [*model.hidden, model.out]]
     biases = [layer.bias.detach().clone() for layer in [*model.hidden, model.out]]
@@ -125,10 +131,13 @@ def test_mean_ablation_equals_pruning_with_bias_balancing(trained_mnist):
     layer_of, index_of = scope_neurons(model.widths, "network")
     logits = all_logits(model64, x, order, "network", "mean", means, "fast", torch.float64)
     for k in (0, 1, 17, 60, n - 1):
-        removed = [sorted(int(index_of[p]) for p in order[:k] if layer_of[p] == layer)
-                   for layer in range(len(model.widths))]
-        torch.testing.assert_close(logits[k], pruned_network_logits(model64, means, removed, x),
-                                   rtol=0, atol=1e-9)
+        removed = [
+            sorted(int(index_of[p]) for p in order[:k] if layer_of[p] == layer)
+            for layer in range(len(model.widths))
+        ]
+        torch.testing.assert_close(
+            logits[k], pruned_network_logits(model64, means, removed, x), rtol=0, atol=1e-9
+        )
 
 
 def test_zero_ablating_the_last_layer_leaves_only_the_output_bias():
@@ -201,5 +210,6 @@ def test_precomputed_intact_outputs_give_the_same_logits():
     shared = all_logits(model, x, order, "network", "zero", None, "fast", torch.float64, intact=intact)
     torch.testing.assert_close(shared, plain, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"invalid intact=\(59, 13\)"):
-        all_logits(model, x, order, "network", "zero", None, "fast", torch.float64,
-                   intact=[t[:59] for t in intact])
+        all_logits(
+            model, x, order, "network", "zero", None, "fast", torch.float64, intact=[t[:59] for t in intact]
+        )

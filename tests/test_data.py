@@ -222,8 +222,9 @@ def test_standardize(name):
     m, sd = x_raw.mean(dim=(0, 1)), x_raw.std(dim=(0, 1), correction=0)
     x_std = s.train.x.double().reshape(len(s.train.x), -1, channels)
     assert torch.allclose(x_std.mean(dim=(0, 1)), torch.zeros(channels, dtype=torch.float64), atol=1e-4)
-    assert torch.allclose(x_std.std(dim=(0, 1), correction=0), torch.ones(channels, dtype=torch.float64),
-                          atol=1e-4)
+    assert torch.allclose(
+        x_std.std(dim=(0, 1), correction=0), torch.ones(channels, dtype=torch.float64), atol=1e-4
+    )
     # validation and test use the train statistics, not their own, and stay bounded
     for st, rw in ((s.val, raw.val), (s.test, raw.test)):
         expected = (rw.x.double().reshape(len(rw.x), -1, channels) - m) / sd

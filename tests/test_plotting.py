@@ -55,8 +55,18 @@ def _curve(seed, scope, n, quantity, direction, order, rng) -> pd.DataFrame:
     k = np.arange(n + 1)
     acc = np.clip(0.95 - 0.8 * k / n + rng.normal(0, 0.05, n + 1), 0, 1)
     acc[0] = 0.95
-    return pd.DataFrame({"seed": seed, "scope": scope, "quantity": quantity, "direction": direction,
-                         "order": order, "k": k, "fraction": k / n, "accuracy": acc})
+    return pd.DataFrame(
+        {
+            "seed": seed,
+            "scope": scope,
+            "quantity": quantity,
+            "direction": direction,
+            "order": order,
+            "k": k,
+            "fraction": k / n,
+            "accuracy": acc,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +84,12 @@ def curves() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def auc(curves) -> pd.DataFrame:
     keys = ["seed", "scope", "quantity", "direction", "order"]
-    out = curves.groupby(keys)[["fraction", "accuracy"]].apply(
-        lambda g: np.trapezoid(g["accuracy"], g["fraction"])).rename("auc").reset_index()
+    out = (
+        curves.groupby(keys)[["fraction", "accuracy"]]
+        .apply(lambda g: np.trapezoid(g["accuracy"], g["fraction"]))
+        .rename("auc")
+        .reset_index()
+    )
     return out.assign(threshold_fraction=0.5)
 
 
@@ -161,8 +175,9 @@ def test_plot_cumulative_lines(curves):
         assert to_rgba(asc.get_color()) == to_rgba(P.COLORS[q]) == to_rgba(desc.get_color())
         assert asc.get_linestyle() == "-" and desc.get_linestyle() == "--"
         assert to_rgba(_line(ax, "random mean").get_color()) == to_rgba(P.COLORS["random"])
-        sel = curves[(curves["scope"] == "network") & (curves["quantity"] == q)
-                     & (curves["direction"] == "ascending")]
+        sel = curves[
+            (curves["scope"] == "network") & (curves["quantity"] == q) & (curves["direction"] == "ascending")
+        ]
         expected = sel.groupby("fraction")["accuracy"].mean()
         np.testing.assert_allclose(asc.get_xdata(), expected.index.to_numpy() * 100)
         np.testing.assert_allclose(asc.get_ydata(), expected.to_numpy() * 100)
@@ -199,10 +214,12 @@ def test_plot_layer_grid(curves):
         for ax, q in zip(row, qs, strict=True):
             assert to_rgba(_line(ax, "ascending").get_color()) == to_rgba(P.COLORS[q])
     # the second row draws layer 2's curves
-    sel = curves[(curves["scope"] == "layer 2") & (curves["quantity"] == qs[1])
-                 & (curves["direction"] == "descending")]
-    np.testing.assert_allclose(_line(rows[1, 1], "descending").get_ydata(),
-                               sel.groupby("fraction")["accuracy"].mean() * 100)
+    sel = curves[
+        (curves["scope"] == "layer 2") & (curves["quantity"] == qs[1]) & (curves["direction"] == "descending")
+    ]
+    np.testing.assert_allclose(
+        _line(rows[1, 1], "descending").get_ydata(), sel.groupby("fraction")["accuracy"].mean() * 100
+    )
 
 
 def test_plot_auc_summary(auc):
