@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nbsrc.checks import check_choice, fail
+from nbsrc.checks import check_choice, check_int
 from nbsrc.storage import write_atomic
 
 log = logging.getLogger("nbsrc.data")
@@ -563,22 +563,14 @@ def load_arrays(name: str, root: str | Path | None = None) -> dict[str, np.ndarr
 # ------------------------------------------------------------------------------------------- splits
 
 
-def _check_int(param: str, value: object, lo: int, hi: int | None, why: str = "") -> int:
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if not ok or value < lo or (hi is not None and value >= hi):
-        bounds = f"{lo} <= {param} < {hi}" if hi is not None else f"{param} >= {lo}"
-        fail(param, value, f"must be an integer with {bounds}{why}")
-    return int(value)
-
-
 def split_indices(n_train: int, val_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation indices into the official training set, each in increasing order.
 
     ``np.random.default_rng(seed).permutation(n_train)``: the first ``val_size`` indices are validation.
     """
-    n_train = _check_int("n_train", n_train, 2, None)
-    val_size = _check_int("val_size", val_size, 1, n_train)
-    seed = _check_int("seed", seed, 0, None)
+    n_train = check_int("n_train", n_train, 2)
+    val_size = check_int("val_size", val_size, 1, n_train)
+    seed = check_int("seed", seed, 0)
     perm = np.random.default_rng(seed).permutation(n_train)
     return np.sort(perm[val_size:]), np.sort(perm[:val_size])
 
@@ -632,8 +624,8 @@ def load_splits(
     """
     check_choice("name", name, DATASETS)
     n_train = N_TRAIN[name]
-    val_size = _check_int("val_size", val_size, 1, n_train, f" ({name} has {n_train} training examples)")
-    seed = _check_int("seed", seed, 0, None)
+    val_size = check_int("val_size", val_size, 1, n_train, f" ({name} has {n_train} training examples)")
+    seed = check_int("seed", seed, 0)
     check_choice("standardize", standardize, (False, True))
     standardize = bool(standardize)
     a = load_arrays(name, root)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from nbsrc.checks import check_choice, fail
+from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.quantize import check_outputs
 
 BIAS_CORRECTIONS = (None, "miller_madow")
@@ -38,12 +37,6 @@ class NeuronInformation:
     entropy: Tensor
     mutual_information: Tensor
     kl_selectivity: Tensor
-
-
-def _check_count(param: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        fail(param, value, f"{param} must be an integer >= {minimum}")
-    return int(value)
 
 
 def _check_int_tensor(param: str, value: Tensor | np.ndarray, ndim: int, upper: int) -> Tensor:
@@ -81,8 +74,8 @@ def joint_counts(
     Shape ``[n_neurons, n_values, n_classes]``, built with one ``bincount`` over the flattened
     index ``i * n_values * n_classes + t * n_classes + y``.
     """
-    n_values = _check_count("n_values", n_values, 1)
-    n_classes = _check_count("n_classes", n_classes, 2)
+    n_values = check_int("n_values", n_values, 1)
+    n_classes = check_int("n_classes", n_classes, 2)
     codes = _check_int_tensor("codes", codes, 2, n_values)
     labels = _check_int_tensor("labels", labels, 1, n_classes).to(codes.device)
     _check_lengths(codes, labels)
@@ -160,7 +153,7 @@ def class_selectivity_index(
     mu_y over the other present classes; CSI = (mu_max - mu_rest) / (mu_max + mu_rest), and
     CSI = 0 where the denominator is 0 or where fewer than two classes are present.
     """
-    n_classes = _check_count("n_classes", n_classes, 2)
+    n_classes = check_int("n_classes", n_classes, 2)
     x = check_outputs(outputs).to(torch.float64)
     labels = _check_int_tensor("labels", labels, 1, n_classes).to(x.device)
     _check_lengths(x, labels)

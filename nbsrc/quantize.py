@@ -14,16 +14,14 @@ A neuron that is constant on the data gets code 0 everywhere (so H = I = 0) for 
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from torch import Tensor
 
-from nbsrc.checks import check_choice, fail
+from nbsrc.checks import check_choice, check_int, fail
+from nbsrc.models import ACTIVATIONS
 
 QUANTIZERS = ("binary", "equal_width", "equal_mass")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
 
 #: Threshold above which a neuron counts as "active" in the binary quantiser, per activation.
 BINARY_THRESHOLDS = {"relu": 0.0, "sigmoid": 0.5, "tanh": 0.0}
@@ -51,9 +49,7 @@ def check_outputs(outputs: Tensor | np.ndarray) -> Tensor:
 
 def check_n_bins(n_bins: int) -> int:
     """Return ``n_bins`` if it is an integer >= 2, else raise the project's ValueError."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, Integral) or n_bins < 2:
-        fail("n_bins", n_bins, "n_bins must be an integer >= 2 (the book studies 2, 4, 8, 16, 32)")
-    return int(n_bins)
+    return check_int("n_bins", n_bins, 2, why=" (the book studies 2, 4, 8, 16, 32)")
 
 
 def quantize(
