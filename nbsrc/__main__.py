@@ -7,7 +7,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from nbsrc.chapters import BOOK, TITLES, build_html, dataset_setup, execute, execute_book, parse_overrides
+from nbsrc.chapters import (
+    BOOK,
+    DATASET_PARAMETERS,
+    TITLES,
+    build_html,
+    dataset_setup,
+    execute,
+    execute_book,
+    parse_overrides,
+)
 from nbsrc.data import DATASETS
 
 
@@ -21,9 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         "chapter",
         help="rerun one dataset chapter with other parameters",
         epilog="Parameters (JSON values): "
-        + ", ".join(
-            f"--{k.replace('_', '-')}" for k in __import__("nbsrc.chapters").chapters.DATASET_PARAMETERS
-        ),
+        + ", ".join(f"--{k.replace('_', '-')}" for k in DATASET_PARAMETERS if k != "dataset"),
     )
     chapter.add_argument("dataset", choices=DATASETS)
     chapter.add_argument(

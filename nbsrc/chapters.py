@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import pandas as pd
+import torch
 
 import nbsrc
 from nbsrc.analysis import AnalysisSettings, ChapterResults
@@ -99,7 +100,7 @@ def header(parameters: dict[str, Any]) -> str:
     rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in parameters.items())
     return (
         f"*Executed {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with nbsrc {nbsrc.__version__}, "
-        f"torch {__import__('torch').__version__}.*\n\n| parameter | value |\n|---|---|\n{rows}\n"
+        f"torch {torch.__version__}.*\n\n| parameter | value |\n|---|---|\n{rows}\n"
     )
 
 
@@ -127,13 +128,11 @@ def execute(template: str, output: Path, parameters: dict[str, Any], title: str 
         progress_bar=True,
         log_output=True,
     )
-    notebook = nbformat.read(output, as_version=4)
     if title is not None:
-        for cell in notebook.cells:
-            if cell.cell_type == "markdown" and "{title}" in cell.source:
-                cell.source = cell.source.replace("{title}", title)
-                break
-    nbformat.write(notebook, output)
+        notebook = nbformat.read(output, as_version=4)
+        heading = next(c for c in notebook.cells if c.cell_type == "markdown" and "{title}" in c.source)
+        heading.source = heading.source.replace("{title}", title)
+        nbformat.write(notebook, output)
     print(f"[nbsrc] {output.name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return output
 

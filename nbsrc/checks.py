@@ -24,8 +24,11 @@ def fail(param: str, value: Any, requirement: str) -> None:
 def check_int(param: str, value: Any, minimum: int, below: int | None = None, why: str = "") -> int:
     """Return ``value`` as an int if it is an integer (numpy ones included), >= ``minimum`` and, when
     given, < ``below``; else raise the project's ValueError (``why`` is appended to the message)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum or (
-        below is not None and value >= below
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+        or (below is not None and value >= below)
     ):
         bounds = f"with {minimum} <= {param} < {below}" if below is not None else f">= {minimum}"
         fail(param, value, f"must be an integer {bounds}{why}")

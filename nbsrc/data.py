@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from nbsrc.checks import check_choice, check_int
-from nbsrc.storage import write_atomic
+from nbsrc.storage import cache_folder, write_atomic
 
 log = logging.getLogger("nbsrc.data")
 
@@ -150,13 +150,7 @@ class Splits:
 
 def data_root(root: str | Path | None = None) -> Path:
     """The data root: ``root`` if given, else env ``NBSRC_DATA``, else ``$XDG_CACHE_HOME/nbsrc/data``."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get("NBSRC_DATA")
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "nbsrc" / "data"
+    return cache_folder(root, "NBSRC_DATA", "data")
 
 
 # ------------------------------------------------------------------------------------------- hashing

@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def cache_folder(path: str | Path | None, env: str, name: str) -> Path:
+    """``path`` if given, else env ``env``, else ``$XDG_CACHE_HOME/nbsrc/<name>`` (``~/.cache``)."""
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "nbsrc" / name
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, flush it to disk, then rename.
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 import numbers
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, N_TRAIN, Split, Splits, fingerprint, load_splits
 from nbsrc.models import ACTIVATIONS, MLP, check_widths, resolve_device
-from nbsrc.storage import write_atomic
+from nbsrc.storage import cache_folder, write_atomic
 
 # Bump when the training procedure changes in a way that changes the weights it produces.
 TRAINING_CODE_VERSION = 1
@@ -122,12 +121,7 @@ class TrainedNetwork:
 
 def cache_dir(path: str | Path | None = None) -> Path:
     """The model cache: the argument, else env ``NBSRC_CACHE``, else ``~/.cache/nbsrc/models``."""
-    if path is not None:
-        return Path(path)
-    if os.environ.get("NBSRC_CACHE"):
-        return Path(os.environ["NBSRC_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "nbsrc" / "models"
+    return cache_folder(path, "NBSRC_CACHE", "models")
 
 
 def build_model(config: TrainConfig, in_features: int, n_classes: int) -> MLP:
