@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from nbsrc.ablation import MODES, cumulative_curve, neuron_orders
+from nbsrc.ablation import MODES, cumulative_curve, neuron_orders, scope_neurons
 from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import Split, Splits, load_splits
 from nbsrc.measures import (
@@ -31,13 +31,16 @@ from nbsrc.measures import (
 )
 from nbsrc.models import MLP, resolve_device
 from nbsrc.quantize import QUANTIZERS, quantize
-from nbsrc.storage import write_atomic
-from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, cache_dir, train_or_load
+from nbsrc.storage import cache_root, load_or_discard, write_atomic
+from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, train_or_load
+from nbsrc.vocabulary import DIRECTIONS, QUANTITIES, scope_layer, scope_names
 
-QUANTITIES = ("entropy", "mutual_information", "kl_selectivity", "csi", "weight_norm")
-DIRECTIONS = ("ascending", "descending")
 # Bump when the analysis changes in a way that changes its cached results.
-ANALYSIS_CODE_VERSION = 1
+ANALYSIS_CODE_VERSION = 2
+# How the random orders of a scope are seeded (part of the cache key: changing it changes the curves).
+RANDOM_SEEDING = "default_rng(1000 * training seed + scope position); network = 0, layer l = l"
+# The engine that computes every curve, and its dtype (part of the cache key).
+ENGINE, ENGINE_DTYPE = "fast", torch.float32
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,21 @@ class AnalysisSettings:
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 10)
 
-    def key(self) -> str:
-        payload = {"settings": asdict(self), "code": ANALYSIS_CODE_VERSION}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    def key(self, network_key: str, device: str | torch.device = "cpu") -> str:
+        """Cache key of one network's analysis: SHA-256 over everything that changes a result (these
+        settings, the quantities and directions, the random-order seeding, the engine and its dtype,
+        the network's own key, the device kind) and the analysis code version."""
+        payload = {
+            "settings": asdict(self),
+            "quantities": QUANTITIES,
+            "directions": DIRECTIONS,
+            "random_seeding": RANDOM_SEEDING,
+            "engine": [ENGINE, str(ENGINE_DTYPE)],
+            "network": network_key,
+            "device": torch.device(device).type,
+            "code": ANALYSIS_CODE_VERSION,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def neuron_measures(
@@ -72,7 +87,7 @@ def neuron_measures(
 ) -> dict[str, list[np.ndarray]]:
     """Every quantity for every hidden neuron, per layer, from the outputs on (x, y)."""
     outputs = model.hidden_outputs(x)
-    next_weights = [layer.weight for layer in [*model.hidden[1:], model.out]]
+    next_weights = model.affine_layers(torch.float64).weights[1:]  # batch norm of the next layer folded in
     result: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
     for t, w_next in zip(outputs, next_weights, strict=True):
         codes, n_values = quantize(t, settings.quantizer, model.activation, settings.n_bins)
@@ -82,20 +97,17 @@ def neuron_measures(
             "mutual_information": info.mutual_information,
             "kl_selectivity": info.kl_selectivity,
             "csi": class_selectivity_index(t, y, n_classes),
-            "weight_norm": outgoing_weight_norm(w_next.detach()),
+            "weight_norm": outgoing_weight_norm(w_next),
         }
         for quantity, v in values.items():
             result[quantity].append(v.cpu().numpy())
     return result
 
 
-def scope_names(n_layers: int) -> list[str]:
-    """Scopes as readers see them: "network", then "layer 1".."layer L" (1-based)."""
-    return ["network", *[f"layer {i + 1}" for i in range(n_layers)]]
-
-
 def _scope_arg(scope: str) -> int | str:
-    return "network" if scope == "network" else int(scope.split()[1]) - 1
+    """The engine's scope argument: "network" or the 0-based layer index."""
+    layer = scope_layer(scope)
+    return "network" if layer is None else layer - 1
 
 
 def ablation_curves(
@@ -123,7 +135,17 @@ def ablation_curves(
         def curve(order: np.ndarray, scope_arg: int | str = scope_arg) -> np.ndarray:
             bar.update()
             return cumulative_curve(
-                model, x_test, y_test, order, scope_arg, settings.mode, means, device=device, intact=intact
+                model,
+                x_test,
+                y_test,
+                order,
+                scope=scope_arg,
+                mode=settings.mode,
+                means=means,
+                engine=ENGINE,
+                dtype=ENGINE_DTYPE,
+                device=device,
+                intact=intact,
             )
 
         for quantity in QUANTITIES:
@@ -131,8 +153,8 @@ def ablation_curves(
             scores = np.concatenate(per_layer) if scope == "network" else per_layer[scope_arg]
             for direction in DIRECTIONS:
                 curves[f"{scope}|{quantity}|{direction}"] = curve(neuron_orders(scores, direction)[0])
-        n = len(scores)
-        orders = neuron_orders(None, "random", settings.n_random, seed=1000 * seed + scope_id, n=n)
+        n_scope = len(scope_neurons(model.widths, scope_arg)[0])
+        orders = neuron_orders(None, "random", settings.n_random, seed=1000 * seed + scope_id, n=n_scope)
         curves[f"{scope}|random|random"] = np.stack([curve(order) for order in orders])
     bar.close()
     return curves
@@ -163,14 +185,19 @@ def analyse_network(
     """Measures and curves for one network, from the analysis cache when present."""
     if not trained.key:
         fail("trained.key", trained.key, "the network needs its cache key (use train_or_load or train)")
-    on = resolve_device(device).type
-    name = f"{trained.key}-{settings.key()}" + ("" if on == "cpu" else f"-{on}")
-    path = cache_dir(cache).resolve().parent / "analysis" / f"{name}.npz"
     n_layers = len(trained.model.widths)
-    if path.exists():
-        with np.load(path) as stored:
+    path = cache_root(cache) / "analysis" / f"{settings.key(trained.key, resolve_device(device))}.npz"
+    expected = {"test_accuracy", *(f"measure|{q}|{i}" for q in QUANTITIES for i in range(n_layers))}
+
+    def read(file: Path) -> dict[str, np.ndarray]:
+        with np.load(file) as stored:
             arrays = {name: stored[name] for name in stored.files}
-    else:
+        if not expected <= set(arrays):
+            raise ValueError(f"missing arrays {sorted(expected - set(arrays))[:3]}")
+        return arrays
+
+    arrays = load_or_discard(path, read)
+    if arrays is None:
         x_val, y_val = _limit(splits.val.x, settings.val_limit), _limit(splits.val.y, settings.val_limit)
         measures = neuron_measures(trained.model, x_val, y_val, splits.n_classes, settings)
         curves = ablation_curves(
@@ -291,3 +318,37 @@ def run_chapter(
         trained = train_or_load(config, splits, cache, device, progress)
         analyses.append(analyse_network(trained, splits, settings, cache, progress, device))
     return ChapterResults(configs, settings, **_tables(analyses, splits.n_classes))
+
+
+def network_order_layers(measures: pd.DataFrame) -> pd.DataFrame:
+    """Which layers the whole-network orders take their neurons from.
+
+    For every seed, quantity and direction, the whole-network order (all hidden neurons ranked in one
+    list, as in :func:`ablation_curves`) and, for every k = 1..n, the share of the first k ablated
+    neurons that lie in each hidden layer. Columns: seed, quantity, direction, k, fraction (k / n),
+    layer (1-based), share (in [0, 1]; the layers' shares sum to 1 at every k).
+    """
+    frames = []
+    for (seed, quantity), rows in measures.groupby(["seed", "quantity"], sort=False):
+        rows = rows.sort_values(["layer", "neuron"])
+        layers = rows.layer.to_numpy()
+        n = len(layers)
+        k = np.arange(1, n + 1)
+        for direction in DIRECTIONS:
+            order = neuron_orders(rows.value.to_numpy(), direction)[0]
+            ablated = layers[order]
+            for layer in np.unique(layers):
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "seed": seed,
+                            "quantity": quantity,
+                            "direction": direction,
+                            "k": k,
+                            "fraction": k / n,
+                            "layer": layer,
+                            "share": np.cumsum(ablated == layer) / k,
+                        }
+                    )
+                )
+    return pd.concat(frames, ignore_index=True)

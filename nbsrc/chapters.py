@@ -1,6 +1,6 @@
 """The book's chapters: their parameters, their execution with papermill, and the book build.
 
-Each kind of chapter has one template in ``book/templates`` (no outputs, a cell tagged
+Each kind of chapter has one template in ``nbsrc/templates`` (no outputs, a cell tagged
 ``parameters``); ``make book`` executes each template once per dataset / setting into ``book/``
 and then builds the HTML with Jupyter Book 1.x, execution off.
 """
@@ -18,19 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import pandas as pd
 import torch
 
 import nbsrc
-from nbsrc.analysis import AnalysisSettings, ChapterResults
+from nbsrc.analysis import AnalysisSettings
 from nbsrc.checks import check_choice
 from nbsrc.data import DATASETS
 from nbsrc.train import TrainConfig, default_config
+from nbsrc.vocabulary import TITLES
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-TEMPLATES = BOOK / "templates"
-TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # The dataset chapter's parameters and their defaults (None: the dataset's default, see nbsrc.train).
 DATASET_PARAMETERS: dict[str, Any] = {
@@ -105,7 +104,7 @@ def header(parameters: dict[str, Any]) -> str:
 
 
 def execute(template: str, output: Path, parameters: dict[str, Any], title: str | None = None) -> Path:
-    """Execute ``book/templates/<template>.ipynb`` with papermill into ``output``.
+    """Execute ``nbsrc/templates/<template>.ipynb`` with papermill into ``output``.
 
     The working directory is the output's folder (results land beside the chapter). ``title``
     replaces the ``{title}`` placeholder of the template's first heading.
@@ -175,48 +174,3 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             value = raw
         result[key[2:].replace("-", "_")] = value
     return result
-
-
-def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[str, Any]) -> Path:
-    """Write a chapter's claims table (and its test accuracies) to ``results_dir`` for the summary."""
-    folder = Path(parameters["results_dir"])
-    folder.mkdir(parents=True, exist_ok=True)
-    dataset = parameters["dataset"]
-    claims.assign(dataset=dataset).to_csv(folder / f"{dataset}-claims.csv", index=False)
-    results.accuracies.assign(dataset=dataset).to_csv(folder / f"{dataset}-accuracy.csv", index=False)
-    return folder / f"{dataset}-claims.csv"
-
-
-def join_claims(datasets: list[str], results_dir: str | Path) -> pd.DataFrame:
-    """The claims tables of the given datasets, one below the other."""
-    folder = Path(results_dir)
-    missing = [d for d in datasets if not (folder / f"{d}-claims.csv").exists()]
-    if missing:
-        raise FileNotFoundError(f"no claims table for {missing} in {folder}: execute those chapters first")
-    return pd.concat([pd.read_csv(folder / f"{d}-claims.csv") for d in datasets], ignore_index=True)
-
-
-def verdict_matrix(joined: pd.DataFrame) -> pd.DataFrame:
-    """Claims x datasets, each cell the verdict."""
-    matrix = joined.pivot(index="claim", columns="dataset", values="verdict")
-    matrix = matrix[[d for d in DATASETS if d in matrix.columns]].rename(columns=TITLES)
-    paper = joined.drop_duplicates("claim").set_index("claim").paper
-    return matrix.assign(**{"the paper's claim": paper})[["the paper's claim", *matrix.columns]]
-
-
-def discussion(joined: pd.DataFrame, results_dir: str | Path) -> str:
-    """One paragraph per claim quoting each dataset's verdict and number; and the summary for the intro."""
-    paragraphs = []
-    for claim, rows in joined.groupby("claim"):
-        counts = rows.verdict.value_counts()
-        tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("agrees", "partly", "disagrees"))
-        lines = "\n".join(
-            f"- {TITLES.get(r.dataset, r.dataset)}: **{r.verdict}**. {r.measured}" for r in rows.itertuples()
-        )
-        paragraphs.append(
-            f"**{claim}**: *{rows.paper.iloc[0]}* Over {len(rows)} datasets: {tally}.\n\n{lines}"
-        )
-    text = "\n\n".join(paragraphs)
-    summary = Path(results_dir) / "summary.md"
-    summary.write_text(verdict_matrix(joined).to_markdown() + "\n")
-    return text

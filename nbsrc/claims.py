@@ -28,16 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-INDICATOR_QUANTITIES = ("entropy", "mutual_information", "kl_selectivity", "csi")
-SHORT = {
-    "entropy": "H",
-    "mutual_information": "MI",
-    "kl_selectivity": "KL",
-    "csi": "CSI",
-    "weight_norm": "L2",
-}
-VERDICTS = ("agrees", "partly", "disagrees", "n/a")  # n/a: a one-layer network cannot test it
-BAND = (0.05, 0.95)
+from nbsrc.vocabulary import INDICATOR_QUANTITIES, NETWORK, SHORT, random_band, scope_layer
+
 STRONG_KS = 0.5
 
 PAPER = {
@@ -50,18 +42,6 @@ PAPER = {
 }
 
 
-def random_band(auc: pd.DataFrame) -> pd.DataFrame:
-    """Per (seed, scope): mean and 5 / 95 % quantiles of the random orders' AUC."""
-    random = auc[auc.direction == "random"].groupby(["seed", "scope"]).auc
-    return pd.DataFrame(
-        {
-            "random_mean": random.mean(),
-            "random_lo": random.quantile(BAND[0]),
-            "random_hi": random.quantile(BAND[1]),
-        }
-    ).reset_index()
-
-
 def indicator_table(auc: pd.DataFrame) -> pd.DataFrame:
     """Per (scope, quantity): the two gaps to the random band over seeds, and the verdict "good"."""
     ordered = (
@@ -69,7 +49,7 @@ def indicator_table(auc: pd.DataFrame) -> pd.DataFrame:
         .pivot_table(index=["seed", "scope", "quantity"], columns="direction", values="auc")
         .reset_index()
     )
-    table = ordered.merge(random_band(auc), on=["seed", "scope"])
+    table = ordered.merge(random_band(auc, ["seed", "scope"], "auc"), on=["seed", "scope"])
     table["asc_gap"] = table.ascending - table.random_mean
     table["desc_gap"] = table.random_mean - table.descending
     table["asc_above"] = table.ascending > table.random_hi
@@ -101,7 +81,7 @@ def _verdict(fraction: float, full: float = 1.0, half: float = 0.5) -> str:
 
 
 def claim_c1(indicators: pd.DataFrame) -> dict:
-    rows = indicators[(indicators.scope == "network") & indicators.quantity.isin(INDICATOR_QUANTITIES)]
+    rows = indicators[(indicators.scope == NETWORK) & indicators.quantity.isin(INDICATOR_QUANTITIES)]
     good = rows[rows.good].quantity.map(SHORT).tolist()
     gaps = "; ".join(
         f"{SHORT[r.quantity]}: asc−rand {_pm(r.asc_gap_mean, r.asc_gap_std)}, "
@@ -114,7 +94,7 @@ def claim_c1(indicators: pd.DataFrame) -> dict:
 
 def claim_c2(indicators: pd.DataFrame, activation: str) -> dict:
     rows = indicators[
-        (indicators.scope != "network") & indicators.quantity.isin(["mutual_information", "kl_selectivity"])
+        (indicators.scope != NETWORK) & indicators.quantity.isin(["mutual_information", "kl_selectivity"])
     ]
     holds = (rows.desc_below == 1.0) & (rows.ascending >= rows.random_lo)
     detail = "; ".join(
@@ -167,9 +147,9 @@ def separation(auc: pd.DataFrame) -> pd.DataFrame:
 
 def claim_c4(auc: pd.DataFrame) -> dict:
     sep = separation(auc)
-    layers = sep[sep.scope != "network"].groupby(["scope", "quantity"]).separation.mean().unstack()
+    layers = sep[sep.scope != NETWORK].groupby(["scope", "quantity"]).separation.mean().unstack()
     wins = pd.concat([layers[q] > layers["entropy"] for q in ("mutual_information", "kl_selectivity")])
-    per_q = sep[sep.scope != "network"].groupby(["seed", "quantity"]).separation.mean().groupby("quantity")
+    per_q = sep[sep.scope != NETWORK].groupby(["seed", "quantity"]).separation.mean().groupby("quantity")
     stats = per_q.agg(["mean", "std"]).fillna(0.0)
     detail = ", ".join(
         f"{SHORT[q]} {_pm(stats.loc[q, 'mean'], stats.loc[q, 'std'])}"
@@ -183,10 +163,10 @@ def claim_c4(auc: pd.DataFrame) -> dict:
 
 
 def claim_c6(auc: pd.DataFrame) -> dict:
-    band = random_band(auc)
-    layers = band[band.scope != "network"]
+    band = random_band(auc, ["seed", "scope"], "auc")
+    layers = band[band.scope != NETWORK]
     stats = layers.groupby("scope").random_mean.agg(["mean", "std"]).fillna(0.0)
-    stats = stats.loc[sorted(stats.index, key=lambda s: int(s.split()[1]))]
+    stats = stats.loc[sorted(stats.index, key=scope_layer)]
     means = stats["mean"].to_numpy()
     if len(means) < 2:
         return {"measured": "one hidden layer: nothing to compare", "verdict": "n/a"}

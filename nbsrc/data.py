@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from nbsrc.checks import check_choice, check_int
-from nbsrc.storage import cache_folder, write_atomic
+from nbsrc.storage import cache_root, write_atomic
 
 log = logging.getLogger("nbsrc.data")
 
@@ -121,6 +121,10 @@ class _RouteFailed(Exception):
     """One route could not provide the dataset; the message says why."""
 
 
+class _NotPrepared(_RouteFailed):
+    """The cache route on a root where the dataset was simply never prepared (not a failure)."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Flattened images ``x`` (float32 [N, D], in [0, 1] unless standardized) and labels ``y`` (int64 [N]).
@@ -149,8 +153,12 @@ class Splits:
 
 
 def data_root(root: str | Path | None = None) -> Path:
-    """The data root: ``root`` if given, else env ``NBSRC_DATA``, else ``$XDG_CACHE_HOME/nbsrc/data``."""
-    return cache_folder(root, "NBSRC_DATA", "data")
+    """The data root: ``root`` if given, else env ``NBSRC_DATA``, else ``data/`` under the cache root."""
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get("NBSRC_DATA"):
+        return Path(os.environ["NBSRC_DATA"]).expanduser()
+    return cache_root() / "data"
 
 
 # ------------------------------------------------------------------------------------------- hashing
@@ -354,7 +362,7 @@ def _route_cache(name: str, root: Path, **_: object) -> dict[str, np.ndarray]:
     paths = {key: folder / f"{key}.npy" for key in ARRAYS}
     missing = [p.name for p in paths.values() if not p.is_file()]
     if len(missing) == len(ARRAYS):
-        raise _RouteFailed(f"no prepared arrays in {folder}")
+        raise _NotPrepared(f"not prepared yet in {folder}")
     arrays, problems = {}, []
     for key, path in paths.items():
         if path.name in missing:
@@ -513,7 +521,10 @@ def _provision(
         except Exception as e:  # any route failure is reported, then the next route is tried
             reason = str(e) if isinstance(e, _RouteFailed) else f"{type(e).__name__}: {e}"
             reason = " ".join(reason.split())
-            log.info("%s: route %s failed: %s", name, route, reason)
+            if isinstance(e, _NotPrepared):
+                log.info("%s: %s", name, reason)
+            else:
+                log.info("%s: route %s failed: %s", name, route, reason)
             failures.append(f"  - {route}: {reason}")
             continue
         if route != "cache":

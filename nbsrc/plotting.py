@@ -29,37 +29,16 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from nbsrc.checks import check_choice, fail
-
-QUANTITIES = ("entropy", "mutual_information", "kl_selectivity", "csi", "weight_norm")
-
-LABELS = {
-    "entropy": "entropy H(T) [bits]",
-    "mutual_information": "mutual information I(T;Y) [bits]",
-    "kl_selectivity": "KL selectivity [bits]",
-    "csi": "class-selectivity index",
-    "weight_norm": "outgoing weight L2 norm",
-    "random": "random order",
-}
-
-SHORT = {
-    "entropy": "H",
-    "mutual_information": "MI",
-    "kl_selectivity": "KL sel.",
-    "csi": "CSI",
-    "weight_norm": "L2 norm",
-    "random": "random",
-}
-
-_CB = sns.color_palette("colorblind").as_hex()
-#: One colour per measure for the whole book (seaborn "colorblind" palette); random is its grey.
-COLORS = {
-    "entropy": _CB[0],  # blue
-    "mutual_information": _CB[1],  # orange
-    "kl_selectivity": _CB[2],  # green
-    "csi": _CB[4],  # reddish purple
-    "weight_norm": _CB[3],  # vermilion
-    "random": _CB[7],  # grey
-}
+from nbsrc.vocabulary import (
+    COLORS,
+    LABELS,
+    QUANTITIES,
+    RANDOM_BAND_LABEL,
+    SHORT,
+    layer_scopes,
+    ordered_scopes,
+    random_band,
+)
 
 DIRECTION_STYLE = {"ascending": "-", "descending": "--"}
 DIRECTION_MARKER = {"ascending": "^", "descending": "v"}
@@ -67,8 +46,6 @@ DIRECTION_MARKER = {"ascending": "^", "descending": "v"}
 X_ABLATED = "neurons ablated [%]"
 Y_ACCURACY = "test accuracy [%]"
 Y_AUC = "AUC of accuracy vs fraction ablated"
-RANDOM_QUANTILES = (0.05, 0.95)
-_RANDOM_BAND_LABEL = "random 5–95 % band"
 _SEED_CMAP = "mako"
 
 
@@ -108,17 +85,6 @@ def _check_quantities(quantities: Sequence[str]) -> list[str]:
     return quantities
 
 
-def _layer_scopes(scopes) -> list[str]:
-    """The "layer N" scopes among ``scopes``, sorted by N."""
-    layers = {s for s in scopes if str(s).startswith("layer ")}
-    return sorted(layers, key=lambda s: int(str(s).split()[1]))
-
-
-def _ordered_scopes(scopes) -> list[str]:
-    present = set(scopes)
-    return (["network"] if "network" in present else []) + _layer_scopes(present)
-
-
 def _cumulative_handles() -> list:
     """Legend proxies: colour-neutral, since each panel has its own quantity colour."""
     return [
@@ -126,7 +92,7 @@ def _cumulative_handles() -> list:
         Line2D([], [], color="black", ls=DIRECTION_STYLE["descending"], label="descending (mean over seeds)"),
         Patch(color="black", alpha=0.15, lw=0, label="min–max over seeds"),
         Line2D([], [], color=COLORS["random"], label="random (mean)"),
-        Patch(color=COLORS["random"], alpha=0.35, lw=0, label=_RANDOM_BAND_LABEL),
+        Patch(color=COLORS["random"], alpha=0.35, lw=0, label=RANDOM_BAND_LABEL),
     ]
 
 
@@ -186,21 +152,6 @@ def plot_measure_distributions(
     return fig
 
 
-def random_band(curves: pd.DataFrame, scope: str) -> pd.DataFrame:
-    """The random baseline of ``scope``: per fraction ablated, mean and 5 / 95 % quantiles of accuracy.
-
-    Pooled over all random orders of all seeds. Returns a DataFrame indexed by ``fraction`` (sorted) with
-    columns [mean, lo, hi], as fractions (not percent).
-    """
-    _require(curves, "curves", ["scope", "direction", "fraction", "accuracy"])
-    rnd = curves.loc[(curves["scope"] == scope) & (curves["direction"] == "random"), ["fraction", "accuracy"]]
-    if rnd.empty:
-        fail("scope", scope, "has no random curves")
-    acc = rnd.groupby("fraction")["accuracy"]
-    lo, hi = RANDOM_QUANTILES
-    return pd.DataFrame({"mean": acc.mean(), "lo": acc.quantile(lo), "hi": acc.quantile(hi)})
-
-
 def plot_cumulative(
     curves: pd.DataFrame,
     scope: str = "network",
@@ -239,7 +190,11 @@ def plot_cumulative(
     sub = curves[curves["scope"] == scope]
     if sub.empty:
         fail("scope", scope, f"has no curves; scopes present: {sorted(curves['scope'].unique())}")
-    band = random_band(curves, scope) if (sub["direction"] == "random").any() else None
+    band = (
+        random_band(sub, ["fraction"], "accuracy").set_index("fraction")
+        if (sub["direction"] == "random").any()
+        else None
+    )
     ordered = sub[sub["direction"].isin(list(DIRECTION_STYLE))]
     by = ordered.groupby(["quantity", "direction", "fraction"])["accuracy"]
     stats = by.agg(["mean", "min", "max"]) * 100
@@ -249,15 +204,20 @@ def plot_cumulative(
             x = band.index.to_numpy() * 100
             ax.fill_between(
                 x,
-                band["lo"] * 100,
-                band["hi"] * 100,
+                band["random_lo"] * 100,
+                band["random_hi"] * 100,
                 color=COLORS["random"],
                 alpha=0.35,
                 lw=0,
-                label=_RANDOM_BAND_LABEL,
+                label=RANDOM_BAND_LABEL,
             )
             ax.plot(
-                x, band["mean"] * 100, color=COLORS["random"], lw=1.2, label="random mean", gid="random/mean"
+                x,
+                band["random_mean"] * 100,
+                color=COLORS["random"],
+                lw=1.2,
+                label="random mean",
+                gid="random/mean",
             )
         drawn = 0
         for direction, style in DIRECTION_STYLE.items():
@@ -291,7 +251,7 @@ def plot_layer_grid(curves: pd.DataFrame, quantities: Sequence[str] = QUANTITIES
     """Layer-wise cumulative ablation: rows = the "layer N" scopes present, columns = quantities."""
     _require(curves, "curves", ["scope"])
     quantities = _check_quantities(quantities)
-    scopes = _layer_scopes(curves["scope"].unique())
+    scopes = layer_scopes(curves["scope"].unique())
     if not scopes:
         fail("curves", "without 'layer N' scopes", "needs layer-wise curves")
     fig, grid = plt.subplots(
@@ -322,17 +282,15 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
     line is the mean random AUC.
     """
     _require(auc, "auc", ["seed", "scope", "quantity", "direction", "auc"])
-    present = _ordered_scopes(auc["scope"].unique())
+    present = ordered_scopes(auc["scope"].unique())
     scopes = present if scopes is None else [check_choice("scope", s, present) for s in scopes]
     if not scopes:
         fail("auc", "without scopes", "needs at least one scope")
     ordered = auc[auc["direction"].isin(list(DIRECTION_STYLE))]
     quantities = [q for q in QUANTITIES if q in set(ordered["quantity"])]
     stats = ordered.groupby(["scope", "direction", "quantity"])["auc"].agg(["mean", "std"]).fillna({"std": 0})
-    rnd = auc[auc["direction"] == "random"]
-    per_seed = rnd.groupby(["scope", "seed"])["auc"].quantile(list(RANDOM_QUANTILES)).unstack()
-    band = per_seed.groupby("scope").mean()
-    rnd_mean = rnd.groupby("scope")["auc"].mean()
+    band = random_band(auc, ["scope", "seed"], "auc").groupby("scope")[["random_lo", "random_hi"]].mean()
+    rnd_mean = auc[auc["direction"] == "random"].groupby("scope")["auc"].mean()
 
     width = max(3.0, 0.75 * len(quantities) + 1.2)
     fig, axes = plt.subplots(
@@ -342,14 +300,14 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
     offset = {"ascending": -0.15, "descending": 0.15}
     for ax, scope in zip(axes[0], scopes, strict=True):
         if scope in band.index:
-            lo, hi = band.loc[scope, RANDOM_QUANTILES[0]], band.loc[scope, RANDOM_QUANTILES[1]]
+            lo, hi = band.loc[scope, "random_lo"], band.loc[scope, "random_hi"]
             ax.axhspan(
                 lo,
                 hi,
                 color=COLORS["random"],
                 alpha=0.35,
                 lw=0,
-                label=_RANDOM_BAND_LABEL,
+                label=RANDOM_BAND_LABEL,
                 gid=f"{scope}/random",
             )
             ax.axhline(rnd_mean[scope], color=COLORS["random"], lw=1.2, label="random (mean)")
@@ -383,7 +341,7 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
         for d in DIRECTION_STYLE
     ] + [
         Line2D([], [], color=COLORS["random"], label="random (mean)"),
-        Patch(color=COLORS["random"], alpha=0.35, lw=0, label=_RANDOM_BAND_LABEL),
+        Patch(color=COLORS["random"], alpha=0.35, lw=0, label=RANDOM_BAND_LABEL),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize="small", frameon=False)
     return fig

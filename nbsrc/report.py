@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -10,8 +13,8 @@ from matplotlib.figure import Figure
 from nbsrc.analysis import ChapterResults
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
-from nbsrc.plotting import COLORS, SHORT
 from nbsrc.quantize import quantize
+from nbsrc.vocabulary import COLORS, SHORT, TITLES
 
 
 def accuracy_table(results: ChapterResults) -> str:
@@ -112,3 +115,47 @@ def splits_table(val_size: int = 10000) -> str:
         "| dataset | train | validation (held out of the official train set) | test (official) |\n"
         "|---|---|---|---|\n" + rows + "\n"
     )
+
+
+# ------------------------------------------------------------------------------------------------ results
+
+def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[str, Any]) -> Path:
+    """Write a chapter's claims table (and its test accuracies) to ``results_dir`` for the summary."""
+    folder = Path(parameters["results_dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = parameters["dataset"]
+    claims.assign(dataset=dataset).to_csv(folder / f"{dataset}-claims.csv", index=False)
+    results.accuracies.assign(dataset=dataset).to_csv(folder / f"{dataset}-accuracy.csv", index=False)
+    return folder / f"{dataset}-claims.csv"
+
+
+def join_claims(datasets: list[str], results_dir: str | Path) -> pd.DataFrame:
+    """The claims tables of the given datasets, one below the other."""
+    folder = Path(results_dir)
+    missing = [d for d in datasets if not (folder / f"{d}-claims.csv").exists()]
+    if missing:
+        raise FileNotFoundError(f"no claims table for {missing} in {folder}: execute those chapters first")
+    return pd.concat([pd.read_csv(folder / f"{d}-claims.csv") for d in datasets], ignore_index=True)
+
+
+def verdict_matrix(joined: pd.DataFrame) -> pd.DataFrame:
+    """Claims x datasets, each cell the verdict."""
+    matrix = joined.pivot(index="claim", columns="dataset", values="verdict")
+    matrix = matrix[[d for d in DATASETS if d in matrix.columns]].rename(columns=TITLES)
+    paper = joined.drop_duplicates("claim").set_index("claim").paper
+    return matrix.assign(**{"the paper's claim": paper})[["the paper's claim", *matrix.columns]]
+
+
+def discussion(joined: pd.DataFrame) -> str:
+    """One paragraph per claim quoting each dataset's verdict and number; and the summary for the intro."""
+    paragraphs = []
+    for claim, rows in joined.groupby("claim"):
+        counts = rows.verdict.value_counts()
+        tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("agrees", "partly", "disagrees"))
+        lines = "\n".join(
+            f"- {TITLES.get(r.dataset, r.dataset)}: **{r.verdict}**. {r.measured}" for r in rows.itertuples()
+        )
+        paragraphs.append(
+            f"**{claim}**: *{rows.paper.iloc[0]}* Over {len(rows)} datasets: {tally}.\n\n{lines}"
+        )
+    return "\n\n".join(paragraphs)

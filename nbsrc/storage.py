@@ -1,21 +1,46 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written cache entry."""
+"""The cache root and atomic file writes: a reader (or a crash) never sees a half-written cache entry,
+and a corrupted one is reported and recomputed.
+
+One cache root holds everything: ``models/`` (trained networks), ``analysis/`` (measures and curves)
+and ``data/`` (the verified datasets; ``NBSRC_DATA`` may move it on its own).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
+
+T = TypeVar("T")
 
 
-def cache_folder(path: str | Path | None, env: str, name: str) -> Path:
-    """``path`` if given, else env ``env``, else ``$XDG_CACHE_HOME/nbsrc/<name>`` (``~/.cache``)."""
-    if path is not None:
-        return Path(path).expanduser()
-    if os.environ.get(env):
-        return Path(os.environ[env]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "nbsrc" / name
+def cache_root(root: str | Path | None = None) -> Path:
+    """``root`` if given, else env ``NBSRC_CACHE``, else ``$XDG_CACHE_HOME/nbsrc`` (``~/.cache/nbsrc``)."""
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get("NBSRC_CACHE"):
+        return Path(os.environ["NBSRC_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "nbsrc"
+
+
+def load_or_discard(path: Path, read: Callable[[Path], T]) -> T | None:
+    """``read(path)``; None when there is no entry. An entry that cannot be read (truncated, corrupted,
+    incomplete: ``read`` raises) is reported with a warning, deleted, and None is returned, so the
+    caller recomputes it."""
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except Exception as error:  # any failure to read means the entry is unusable
+        warnings.warn(
+            f"corrupted cache entry {path} ({type(error).__name__}: {error}); deleted, recomputing",
+            stacklevel=2,
+        )
+        path.unlink(missing_ok=True)
+        return None
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:

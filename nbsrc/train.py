@@ -21,7 +21,7 @@ from tqdm import tqdm
 from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, N_TRAIN, Split, Splits, fingerprint, load_splits
 from nbsrc.models import ACTIVATIONS, MLP, check_widths, resolve_device
-from nbsrc.storage import cache_folder, write_atomic
+from nbsrc.storage import cache_root, load_or_discard, write_atomic
 
 # Bump when the training procedure changes in a way that changes the weights it produces.
 TRAINING_CODE_VERSION = 1
@@ -119,9 +119,9 @@ class TrainedNetwork:
     from_cache: bool = False
 
 
-def cache_dir(path: str | Path | None = None) -> Path:
-    """The model cache: the argument, else env ``NBSRC_CACHE``, else ``~/.cache/nbsrc/models``."""
-    return cache_folder(path, "NBSRC_CACHE", "models")
+def cache_dir(cache: str | Path | None = None) -> Path:
+    """The model cache: ``models/`` under the cache root (see :func:`nbsrc.storage.cache_root`)."""
+    return cache_root(cache) / "models"
 
 
 def build_model(config: TrainConfig, in_features: int, n_classes: int) -> MLP:
@@ -211,12 +211,17 @@ def train_or_load(
         fail("splits", splits.fingerprint, f"do not match the configuration's data ({expected})")
     key = config.key(splits.fingerprint, resolve_device(device))
     path = cache_dir(cache) / f"{config.dataset}-{key}.pt"
-    if path.exists():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+
+    def read(file: Path) -> TrainedNetwork:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
         model = build_model(config, splits.train.x.shape[1], splits.n_classes)
         model.load_state_dict(payload["state_dict"])
         model.eval()
         return TrainedNetwork(model, config, payload["history"], key, from_cache=True)
+
+    cached = load_or_discard(path, read)
+    if cached is not None:
+        return cached
     trained = train(config, splits, device, progress)
     payload = {
         "state_dict": trained.model.state_dict(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,3 +93,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------------------------ book
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> Path:
+    """A copy of the book's sources with every chapter executed at smoke parameters, then built."""
+    from nbsrc.chapters import ROOT, build_html, execute_book
+
+    root = tmp_path_factory.mktemp("book")
+    (root / "book").mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root / name)
+    for name in ("intro.md", "references.bib"):
+        shutil.copy(ROOT / "book" / name, root / "book" / name)
+    execute_book(root / "book", smoke=True)
+    build_html(root, strict=True)  # every Sphinx warning is an error
+    return root

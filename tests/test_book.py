@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pandas as pd
 import papermill
 import pytest
 
-from nbsrc.chapters import ROOT, TEMPLATES, build_html, execute_book
-from nbsrc.claims import PAPER, VERDICTS
+from nbsrc.chapters import TEMPLATES
+from nbsrc.claims import PAPER
 from nbsrc.data import DATASETS
-
-
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory) -> Path:
-    """A copy of the book's sources with every chapter executed at smoke parameters, then built."""
-    root = tmp_path_factory.mktemp("book")
-    (root / "book").mkdir()
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, root / name)
-    for name in ("intro.md", "references.bib"):
-        shutil.copy(ROOT / "book" / name, root / "book" / name)
-    execute_book(root / "book", smoke=True)
-    build_html(root, strict=True)  # every Sphinx warning is an error
-    return root
+from nbsrc.vocabulary import VERDICTS
 
 
 def errors(notebook: nbformat.NotebookNode) -> list[str]:
