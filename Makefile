@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test book chapters html data venv lint bench clean
+.PHONY: test book chapters html data assets chromium check-html lab venv lint bench clean
 
 venv: $(STAMP)
 
@@ -20,20 +20,38 @@ data: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: data lint
+assets: $(STAMP)
+	$(PY) -m nbsrc.assets
+
+# Test-only: Debian's chromium and chromium-driver for the browser checks (apt-get when missing).
+chromium: $(STAMP)
+	$(PY) -c "from nbsrc.browser import ensure_chromium; print(*ensure_chromium())"
+
+test: data assets chromium lint
 	$(VENV)/bin/pytest
 
+# Re-execute every chapter (from the model and analysis caches), whether stale or not.
 chapters: data
-	$(PY) -m nbsrc book --execute-only
+	$(PY) -m nbsrc book --execute-only --force all
 
-html: $(STAMP)
+# JupyterLab on the book, with this environment registered as the kernel "nbsrc".
+lab: $(STAMP)
+	$(PY) -m ipykernel install --user --name nbsrc --display-name "Python (nbsrc)"
+	$(VENV)/bin/jupyter lab book/
+
+html: assets
 	$(PY) -m nbsrc book --build-only
 
-book: data
+book: data assets
 	$(PY) -m nbsrc book
+
+# Headless Chromium over the built book: offline, images, equations, overflow; screenshots in _build/screenshots/
+check-html: chromium
+	$(PY) -m nbsrc.browser _build/html
 
 bench: data
 	$(PY) benchmarks/bench_ablation.py
+	$(PY) benchmarks/bench_data.py
 
 clean:
 	rm -rf _build

@@ -188,6 +188,9 @@ def analyse_network(
     n_layers = len(trained.model.widths)
     path = cache_root(cache) / "analysis" / f"{settings.key(trained.key, resolve_device(device))}.npz"
     expected = {"test_accuracy", *(f"measure|{q}|{i}" for q in QUANTITIES for i in range(n_layers))}
+    for scope in scope_names(n_layers):
+        expected |= {f"curve|{scope}|{q}|{d}" for q in QUANTITIES for d in DIRECTIONS}
+        expected.add(f"curve|{scope}|random|random")
 
     def read(file: Path) -> dict[str, np.ndarray]:
         with np.load(file) as stored:
@@ -335,7 +338,7 @@ def network_order_layers(measures: pd.DataFrame) -> pd.DataFrame:
         n = len(layers)
         k = np.arange(1, n + 1)
         for direction in DIRECTIONS:
-            order = neuron_orders(rows.value.to_numpy(), direction)[0]
+            order = neuron_orders(rows.value.to_numpy(copy=True), direction)[0]
             ablated = layers[order]
             for layer in np.unique(layers):
                 frames.append(

@@ -1,21 +1,37 @@
 """The book's chapters: their parameters, their execution with papermill, and the book build.
 
 Each kind of chapter has one template in ``nbsrc/templates`` (no outputs, a cell tagged
-``parameters``); ``make book`` executes each template once per dataset / setting into ``book/``
-and then builds the HTML with Jupyter Book 1.x, execution off.
+``parameters``); ``python -m nbsrc book`` executes each template once per dataset / setting into
+``book/`` and then builds the HTML with Jupyter Book 1.x, execution off.
+
+Every executed chapter carries in its metadata (``metadata["nbsrc"]["record"]``) what produced it:
+the SHA-256 of its template, its parameters, a SHA-256 of the ``nbsrc`` source (every ``.py`` file and
+template of the package), the fingerprints of the data it uses (a dataset, or the result files of
+other chapters) and the versions of torch and the book tools; the git commit, the UTC date and the
+duration of the run are recorded too, for information only. A chapter is *current* when the record
+computed now equals the stored one on every compared field (``COMPARED_FIELDS``), and only stale
+chapters are executed again: a current chapter is never rewritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import html
 import json
 import logging
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import nbformat
 import torch
@@ -23,13 +39,16 @@ import torch
 import nbsrc
 from nbsrc.analysis import AnalysisSettings
 from nbsrc.checks import check_choice
-from nbsrc.data import DATASETS
+from nbsrc.data import DATASETS, file_sha256, fingerprint
 from nbsrc.train import TrainConfig, default_config
 from nbsrc.vocabulary import TITLES
 
-ROOT = Path(__file__).resolve().parents[1]
+# The package, wherever it is installed; its templates ship with it (package data).
+PACKAGE = Path(__file__).resolve().parent
+TEMPLATES = PACKAGE / "templates"
+# The repository holding the book; only meaningful for the book build from a checkout.
+ROOT = PACKAGE.parent
 BOOK = ROOT / "book"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # The dataset chapter's parameters and their defaults (None: the dataset's default, see nbsrc.train).
 DATASET_PARAMETERS: dict[str, Any] = {
@@ -64,6 +83,14 @@ SMOKE_PARAMETERS: dict[str, Any] = {
     "test_limit": 2000,
 }
 
+#: The fields of a record that decide whether a chapter is current.
+COMPARED_FIELDS = ("template", "parameters", "source", "data", "versions")
+#: The packages whose versions a record holds (a changed version makes every chapter stale).
+VERSIONED_PACKAGES = ("torch", "jupyter-book", "myst-nb", "papermill")
+#: Cell tags that Jupyter Book 1.x (myst-nb) removes from the page, given to the parameter cells.
+REMOVE_TAG = "remove-cell"
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+
 
 def dataset_setup(**parameters: Any) -> tuple[list[TrainConfig], AnalysisSettings]:
     """Validate a dataset chapter's parameters; return one training config per seed and the settings.
@@ -94,71 +121,577 @@ def dataset_setup(**parameters: Any) -> tuple[list[TrainConfig], AnalysisSetting
     return configs, settings
 
 
-def header(parameters: dict[str, Any]) -> str:
-    """Markdown stating a run's parameters, the package version and the date of the run."""
-    rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in parameters.items())
+# ------------------------------------------------------------------------------------------- chapters
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter of the book: ``<book_dir>/<name>.ipynb``, executed from ``template``.
+
+    ``template`` is a template name in ``nbsrc/templates`` or a path to a notebook. ``datasets``: the
+    datasets whose fingerprints the chapter depends on. ``reads``: glob patterns, relative to the book
+    folder, of the files of other chapters it reads (hashed into its record). ``after``: the chapters
+    that write those files; they are executed first and their staleness makes this chapter stale.
+    """
+
+    name: str
+    template: str | Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None
+    datasets: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+    @property
+    def template_path(self) -> Path:
+        return template_path(self.template)
+
+
+def template_path(template: str | Path) -> Path:
+    """``nbsrc/templates/<template>.ipynb`` for a template name; a path to a notebook as it is."""
+    if isinstance(template, Path) or str(template).endswith(".ipynb"):
+        return Path(template)
+    return TEMPLATES / f"{template}.ipynb"
+
+
+def dataset_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """The chapter of one dataset; its recorded parameters are the full set (defaults filled in)."""
+    full = {**DATASET_PARAMETERS, **parameters, "dataset": dataset}
+    return Chapter(dataset, "dataset", full, title=TITLES[dataset], datasets=(dataset,))
+
+
+def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> list[Chapter]:
+    """The book's chapters in execution order: the method, one per dataset, the summary."""
+    extra = SMOKE_PARAMETERS if smoke else {}
+    for dataset in datasets:
+        dataset_setup(dataset=dataset, **extra)  # fail fast on bad parameters
+    results_dir = DATASET_PARAMETERS["results_dir"]
+    summary = Chapter(
+        "summary",
+        "summary",
+        {"datasets": list(datasets), "results_dir": results_dir},
+        reads=tuple(f"{results_dir}/{dataset}-*" for dataset in datasets),
+        after=tuple(datasets),
+    )
+    return [Chapter("method", "method"), *(dataset_chapter(d, **extra) for d in datasets), summary]
+
+
+# -------------------------------------------------------------------------------------------- records
+
+
+def _json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), so records compare as stored."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=4)
+def source_sha256(package: Path = PACKAGE) -> str:
+    """SHA-256 over the package source: every ``**/*.py`` and ``templates/*.ipynb``, sorted by path."""
+    files = sorted({*package.rglob("*.py"), *package.glob("templates/*.ipynb")})
+    digest = hashlib.sha256()
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        content = path.read_bytes()
+        digest.update(f"{path.relative_to(package).as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of torch and the book tools (None where one is not installed).
+
+    The public version only, as pinned in pyproject.toml: a local build label (torch ``2.14.1+cu130``
+    or ``2.14.1+cpu``, from the index the wheel came from) does not make a chapter stale.
+    """
+    versions: dict[str, str | None] = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name).split("+")[0]
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit(root: Path = ROOT) -> str | None:
+    """The checkout's commit (``+dirty`` when ``nbsrc/`` has uncommitted changes); None outside git."""
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "nbsrc"],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty.returncode == 1 else "")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def data_fingerprints(chapter: Chapter, book_dir: Path) -> dict[str, str]:
+    """The fingerprints of what the chapter reads: its datasets (data and split, see
+    ``nbsrc.data.fingerprint``) and the SHA-256 of every file matching its ``reads`` patterns."""
+    found: dict[str, str] = {}
+    for name in chapter.datasets:
+        configs = dataset_setup(**chapter.parameters)[0] if chapter.template == "dataset" else []
+        config = next((c for c in configs if c.dataset == name), None)
+        found[name] = (
+            fingerprint(name, config.val_size, config.split_seed, config.standardize)
+            if config
+            else fingerprint(name)
+        )
+    for pattern in chapter.reads:
+        for path in sorted(Path(book_dir).glob(pattern)):
+            if path.is_file():
+                found[path.relative_to(book_dir).as_posix()] = file_sha256(path)
+    return found
+
+
+def record_now(chapter: Chapter, book_dir: Path) -> dict[str, Any]:
+    """What would produce ``chapter`` if it were executed now (the compared fields only)."""
+    return {
+        "template": file_sha256(chapter.template_path),
+        "parameters": _json(chapter.parameters),
+        "source": source_sha256(),
+        "data": data_fingerprints(chapter, Path(book_dir)),
+        "versions": package_versions(),
+    }
+
+
+def record_differences(now: dict[str, Any], stored: dict[str, Any] | None) -> list[str]:
+    """The compared fields in which ``stored`` differs from ``now``; ``["record"]`` without a record.
+
+    A pure function: the chapter is current exactly when the list is empty.
+    """
+    if not stored:
+        return ["record"]
+    return [name for name in COMPARED_FIELDS if _json(now.get(name)) != _json(stored.get(name))]
+
+
+def read_record(notebook: Path) -> dict[str, Any] | None:
+    """The record stored in an executed chapter, None if it has none."""
+    with open(notebook, encoding="utf-8") as f:
+        content = json.load(f)
+    return content.get("metadata", {}).get("nbsrc", {}).get("record")
+
+
+def _changed_keys(now: Any, stored: Any) -> list[str]:
+    now, stored = now if isinstance(now, dict) else {}, stored if isinstance(stored, dict) else {}
+    return sorted(k for k in {*now, *stored} if _json(now.get(k)) != _json(stored.get(k)))
+
+
+def describe(fields: Iterable[str], now: dict[str, Any], stored: dict[str, Any] | None) -> str:
+    """Human words for the differing ``fields`` (of ``record_differences`` or ``chapter_states``)."""
+    words = []
+    stored = stored or {}
+    for name in fields:
+        if name == "missing":
+            words.append("not executed yet")
+        elif name == "record":
+            words.append("no record of what produced it")
+        elif name == "source":
+            words.append("nbsrc source changed")
+        elif name == "template":
+            words.append("template changed")
+        elif name == "parameters":
+            words.append("parameters changed: " + ", ".join(_changed_keys(now[name], stored.get(name))))
+        elif name == "data":
+            words.append("data changed: " + ", ".join(_changed_keys(now[name], stored.get(name))))
+        elif name == "versions":
+            old, new = stored.get(name) or {}, now[name]
+            words.append(
+                "versions changed: "
+                + ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in _changed_keys(new, old))
+            )
+        elif name.startswith("upstream"):
+            words.append(f"reads the results of stale chapters ({name.partition(':')[2]})")
+        else:
+            words.append(f"{name} changed")
+    return "; ".join(words)
+
+
+@dataclass
+class ChapterState:
+    chapter: Chapter
+    path: Path
+    now: dict[str, Any]
+    stored: dict[str, Any] | None
+    fields: list[str]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.fields)
+
+    def describe(self) -> str:
+        return describe(self.fields, self.now, self.stored) if self.fields else "current"
+
+
+def _state(chapter: Chapter, book_dir: Path, stale_upstream: Iterable[str] = ()) -> ChapterState:
+    path = Path(book_dir) / f"{chapter.name}.ipynb"
+    now = record_now(chapter, book_dir)
+    if not path.exists():
+        return ChapterState(chapter, path, now, None, ["missing"])
+    stored = read_record(path)
+    fields = record_differences(now, stored)
+    upstream = [name for name in chapter.after if name in set(stale_upstream)]
+    if upstream:
+        fields.append("upstream:" + ", ".join(upstream))
+    return ChapterState(chapter, path, now, stored, fields)
+
+
+def chapter_states(
+    book_dir: Path = BOOK, chapters: Sequence[Chapter] | None = None
+) -> dict[str, ChapterState]:
+    """The state of every chapter, in order: its record now, the stored one and how they differ.
+
+    A chapter that reads the results of a stale chapter (``after``) is stale too (``upstream:<names>``).
+    """
+    chapters = book_chapters() if chapters is None else chapters
+    states: dict[str, ChapterState] = {}
+    for chapter in chapters:
+        stale = [name for name, state in states.items() if state.stale]
+        states[chapter.name] = _state(chapter, book_dir, stale)
+    return states
+
+
+def stale_chapters(book_dir: Path = BOOK, chapters: Sequence[Chapter] | None = None) -> dict[str, list[str]]:
+    """``{chapter name: differing fields}`` for every stale chapter (empty when the book is current)."""
+    return {name: s.fields for name, s in chapter_states(book_dir, chapters).items() if s.stale}
+
+
+# ------------------------------------------------------------------------------------------ execution
+
+
+def run_details(parameters: dict[str, Any]) -> str:
+    """HTML for a collapsed "Run details" block closing a chapter: the parameters, the versions of
+    nbsrc and torch, the git commit (when run from a checkout) and the UTC date of execution.
+
+    Display it with ``display(HTML(chapters.run_details(parameters)))``: Jupyter Book 1.x renders a
+    ``text/html`` output verbatim, so the block is a real collapsed ``<details>`` with a table.
+    """
+
+    def row(name: str, value: str) -> str:
+        return f"<tr><td>{name}</td><td>{value}</td></tr>"
+
+    def code(value: Any) -> str:
+        return f"<code>{html.escape(json.dumps(value, default=str))}</code>"
+
+    rows = "".join(row(f"<code>{html.escape(str(k))}</code>", code(v)) for k, v in parameters.items())
+    commit = git_commit()
+    run = [
+        row("nbsrc", html.escape(nbsrc.__version__)),
+        row("torch", html.escape(torch.__version__)),
+        row("Python", html.escape(sys.version.split()[0])),
+        row("commit", f"<code>{html.escape(commit)}</code>" if commit else "(not run from a git checkout)"),
+        row("executed", html.escape(dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))),
+    ]
+    parameters_table = (
+        '<table class="table">\n<thead><tr><th>parameter</th><th>value</th></tr></thead>\n'
+        f"<tbody>{rows}</tbody>\n</table>\n"
+        if parameters
+        else "<p>This chapter has no parameters.</p>\n"
+    )
     return (
-        f"*Executed {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with nbsrc {nbsrc.__version__}, "
-        f"torch {torch.__version__}.*\n\n| parameter | value |\n|---|---|\n{rows}\n"
+        "<details>\n<summary>Run details</summary>\n"
+        + parameters_table
+        + '<table class="table">\n<thead><tr><th>run</th><th></th></tr></thead>\n'
+        + f"<tbody>{''.join(run)}</tbody>\n</table>\n</details>\n"
     )
 
 
-def execute(template: str, output: Path, parameters: dict[str, Any], title: str | None = None) -> Path:
-    """Execute ``nbsrc/templates/<template>.ipynb`` with papermill into ``output``.
+def hide_parameter_cells(notebook: nbformat.NotebookNode) -> int:
+    """Tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell``; return how many."""
+    count = 0
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if any(tag in tags for tag in PARAMETER_TAGS):
+            if REMOVE_TAG not in tags:
+                cell.metadata["tags"] = [*tags, REMOVE_TAG]
+            count += 1
+    return count
 
-    The working directory is the output's folder (results land beside the chapter). ``title``
-    replaces the ``{title}`` placeholder of the template's first heading.
+
+def finish_notebook(path: Path, title: str | None = None, record: dict[str, Any] | None = None) -> None:
+    """After papermill: hide the parameter cells, fill in ``{title}``, store the record."""
+    notebook = nbformat.read(path, as_version=4)
+    hide_parameter_cells(notebook)
+    if title is not None:
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown" and "{title}" in cell.source:
+                cell.source = cell.source.replace("{title}", title)
+                break
+    if record is not None:
+        notebook.metadata.setdefault("nbsrc", {})["record"] = record
+    nbformat.write(notebook, path)
+
+
+def _kernel_manager(stream: TextIO) -> type:
+    """A kernel manager whose kernel process writes its own stdout / stderr to ``stream``."""
+    from jupyter_client import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+            kw.setdefault("stdout", stream)
+            kw.setdefault("stderr", stream)
+            return await super()._async_pre_start_kernel(**kw)
+
+    return KernelManager
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised during execution; the message names the error, the log and the notebook."""
+
+
+def execute(
+    template: str | Path,
+    output: Path,
+    parameters: dict[str, Any],
+    title: str | None = None,
+    *,
+    cwd: Path | None = None,
+    log_file: Path | None = None,
+    progress: str | None = None,
+    record: dict[str, Any] | None = None,
+) -> Path:
+    """Execute a template (a name in ``nbsrc/templates`` or a path) with papermill into ``output``.
+
+    The working directory is ``cwd`` (default: the output's folder; results land there). ``title``
+    replaces the ``{title}`` placeholder of the template's first heading; the parameter cells are
+    tagged ``remove-cell``; ``record`` (if given) is stored in the metadata with the commit and date.
+
+    Without ``log_file`` papermill's log (every cell's output) streams to this terminal; with it, the
+    log goes to that file and the terminal shows one progress bar over the cells (described by
+    ``progress``, on a terminal only).
     """
     import papermill
 
+    source = template_path(template)
     output = Path(output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    print(f"[nbsrc] executing {template} -> {output}", file=sys.stderr, flush=True)
-    # Stream the chapter's output (progress bars included, refreshed every 10 s) to this terminal.
+    cwd = Path(cwd).resolve() if cwd is not None else output.parent
+    cwd.mkdir(parents=True, exist_ok=True)
+    # The chapter's own progress bars, stored in the notebook, refresh every 10 s only.
     os.environ.setdefault("TQDM_MININTERVAL", "10")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    papermill.execute_notebook(
-        str(TEMPLATES / f"{template}.ipynb"),
-        str(output),
-        parameters=parameters,
-        cwd=str(output.parent),
-        kernel_name="python3",
-        progress_bar=True,
-        log_output=True,
+    start = time.perf_counter()
+    options: dict[str, Any] = dict(
+        parameters=parameters, cwd=str(cwd), kernel_name="python3", log_output=True
     )
-    if title is not None:
-        notebook = nbformat.read(output, as_version=4)
-        heading = next(c for c in notebook.cells if c.cell_type == "markdown" and "{title}" in c.source)
-        heading.source = heading.source.replace("{title}", title)
-        nbformat.write(notebook, output)
-    print(f"[nbsrc] {output.name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    if log_file is None:
+        print(f"[nbsrc] executing {source.name} -> {output}", file=sys.stderr, flush=True)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        papermill.execute_notebook(str(source), str(output), progress_bar=True, **options)
+    else:
+        log_file = Path(log_file)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text("")
+        logger = logging.getLogger("papermill")
+        handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        saved = logger.level, logger.propagate
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            with open(log_file, "a", encoding="utf-8") as kernel_output:
+                bar = {"desc": progress or output.stem, "leave": False, "disable": None, "file": sys.stderr}
+                papermill.execute_notebook(
+                    str(source),
+                    str(output),
+                    progress_bar=bar,
+                    kernel_manager_class=_kernel_manager(kernel_output),
+                    **options,
+                )
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]
+    if record is not None:
+        seconds = round(time.perf_counter() - start)
+        record = {**record, "commit": git_commit(), "executed": utc_now(), "seconds": seconds}
+    finish_notebook(output, title, record)
+    if log_file is None:
+        print(
+            f"[nbsrc] {output.name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True
+        )
     return output
 
 
-def execute_book(
-    book_dir: Path = BOOK, smoke: bool = False, datasets: tuple[str, ...] = DATASETS
-) -> list[Path]:
-    """Execute every chapter (the method chapter, one per dataset, the summary) into ``book_dir``."""
-    extra = SMOKE_PARAMETERS if smoke else {}
-    outputs = [execute("method", book_dir / "method.ipynb", {})]
-    for dataset in datasets:
-        dataset_setup(dataset=dataset, **extra)  # fail fast on bad parameters
-        outputs.append(
-            execute(
-                "dataset", book_dir / f"{dataset}.ipynb", {"dataset": dataset, **extra}, title=TITLES[dataset]
-            )
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _execute_chapter(state: ChapterState, book_dir: Path, log_dir: Path, why: str, out: TextIO) -> None:
+    """Execute one chapter into the log folder, then move it into the book (a failure leaves the book
+    as it was and the failed notebook beside its log)."""
+    import papermill
+
+    chapter = state.chapter
+    log, partial = log_dir / f"{chapter.name}.log", log_dir / f"{chapter.name}.ipynb"
+    line = f"{chapter.name}: {why}, executing (log: {_shown(log)}) ..."
+    terminal = sys.stderr.isatty()
+    if not terminal:
+        print(line, end="", file=out, flush=True)
+    start = time.perf_counter()
+    try:
+        execute(
+            chapter.template,
+            partial,
+            chapter.parameters,
+            chapter.title,
+            cwd=book_dir,
+            log_file=log,
+            progress=f"{chapter.name}: executing",
+            record=state.now,
         )
-    outputs.append(execute("summary", book_dir / "summary.ipynb", {"datasets": list(datasets)}))
-    return outputs
+    except BaseException as error:
+        what = (
+            f"{error.ename}: {error.evalue}"
+            if isinstance(error, papermill.PapermillExecutionError)
+            else f"{type(error).__name__}: {error}"
+        )
+        print(("" if not terminal else line) + f" FAILED after {time.perf_counter() - start:.0f} s", file=out)
+        message = f"{chapter.name} failed ({what}); log: {_shown(log)}, notebook: {_shown(partial)}"
+        if isinstance(error, Exception):
+            raise ChapterFailed(message) from error
+        raise
+    shutil.move(partial, state.path)
+    print(
+        ("" if not terminal else line) + f" done in {time.perf_counter() - start:.0f} s", file=out, flush=True
+    )
 
 
-def build_html(source: Path = ROOT, strict: bool = False) -> Path:
-    """``jupyter-book build`` (execution off); with ``strict`` every Sphinx warning is an error."""
+def counted(n: int, noun: str = "chapter") -> str:
+    """``"1 chapter"``, ``"5 chapters"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def update_book(
+    book_dir: Path = BOOK,
+    chapters: Sequence[Chapter] | None = None,
+    force: Iterable[str] = (),
+    log_dir: Path | None = None,
+    out: TextIO | None = None,
+) -> list[str]:
+    """Execute every stale chapter (and every chapter named in ``force``, or all with ``"all"``) into
+    ``book_dir``, in order; print one line per chapter; return the names of the executed chapters.
+
+    A chapter that reads the results of others (``after``) is judged after they ran: it is executed
+    when the results it reads (or anything else in its record) changed. Logs go to ``log_dir``
+    (default: ``_build/logs`` beside the book folder).
+    """
+    out = out or sys.stdout
+    book_dir = Path(book_dir).resolve()
+    chapters = book_chapters() if chapters is None else list(chapters)
+    names = [c.name for c in chapters]
+    force = set(force)
+    if "all" in force:
+        force = set(names)
+    unknown = force - set(names)
+    if unknown:
+        raise ValueError(f"invalid chapter {sorted(unknown)!r} to force; allowed values: {names!r} or 'all'")
+    log_dir = Path(log_dir) if log_dir is not None else book_dir.parent / "_build" / "logs"
+    states = chapter_states(book_dir, chapters)
+    n_run = sum(1 for s in states.values() if s.stale or s.chapter.name in force)
+    print(f"{counted(len(chapters) - n_run)} current, {n_run} to execute", file=out, flush=True)
+    executed: list[str] = []
+    for chapter in chapters:
+        state = before = states[chapter.name]
+        if any(name in executed for name in chapter.after):  # the results it reads may have changed
+            state = _state(chapter, book_dir)
+        if chapter.name in force:
+            why = "forced" + (f" (and stale: {state.describe()})" if state.stale else "")
+        elif state.stale:
+            why = f"stale ({state.describe()})"
+        else:
+            unchanged = " (the results it reads did not change)" if before.stale else ""
+            print(f"{chapter.name}: current{unchanged}", file=out, flush=True)
+            continue
+        _execute_chapter(state, book_dir, log_dir, why, out)
+        executed.append(chapter.name)
+    return executed
+
+
+def execute_book(
+    book_dir: Path = BOOK,
+    smoke: bool = False,
+    datasets: tuple[str, ...] = DATASETS,
+    force: Iterable[str] = (),
+    log_dir: Path | None = None,
+) -> list[Path]:
+    """Execute the stale chapters of the book (the method chapter, one per dataset, the summary) into
+    ``book_dir`` (see ``update_book``); return the paths of the executed chapters."""
+    executed = update_book(book_dir, book_chapters(smoke, datasets), force, log_dir)
+    return [Path(book_dir) / f"{name}.ipynb" for name in executed]
+
+
+# ---------------------------------------------------------------------------------------------- build
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PROGRESS = re.compile(r"^(?P<step>[a-z][a-z ]+)\.\.\.\s*\[\s*(?P<percent>\d+)%\]")
+
+
+def build_html(source: Path = ROOT, strict: bool = False, log_file: Path | None = None) -> Path:
+    """``jupyter-book build`` (execution off); with ``strict`` every Sphinx warning is an error.
+
+    Sphinx's output goes to ``log_file`` (default ``<source>/_build/logs/html.log``); the terminal
+    shows a progress bar per build step (on a terminal only), every warning and error, and the end of
+    the log when the build fails (``subprocess.CalledProcessError``).
+    """
+    from tqdm import tqdm
+
+    from nbsrc.assets import prepare
+
+    source = Path(source)
+    prepare(source)  # MathJax into the book's static files: the HTML renders equations offline
+    log_file = Path(log_file) if log_file is not None else source / "_build" / "logs" / "html.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--all"]
     if strict:
         command += ["-W", "-n", "--keep-going"]
-    subprocess.run(command, check=True)
+    print(f"html: building (log: {_shown(log_file)})", flush=True)
+    start = time.perf_counter()
+    bar, step, lines = None, "", []
+    with open(log_file, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        for raw in process.stdout:
+            log.write(raw)
+            line = _ANSI.sub("", raw).rstrip()
+            lines = [*lines[-59:], line]
+            match = _PROGRESS.match(line.strip())
+            if match:
+                if bar is None or match["step"].strip() != step:
+                    if bar is not None:
+                        bar.close()
+                    step = match["step"].strip()
+                    bar = tqdm(total=100, desc=f"html: {step}", unit="%", leave=False, disable=None)
+                bar.update(int(match["percent"]) - bar.n)
+            elif "WARNING" in line or "ERROR" in line:
+                tqdm.write(line)
+        returncode = process.wait()
+    if bar is not None:
+        bar.close()
+    if returncode:
+        print("\n".join(lines[-40:]), flush=True)
+        print(
+            f"html: jupyter-book build failed (exit {returncode}); full log: {_shown(log_file)}", flush=True
+        )
+        raise subprocess.CalledProcessError(returncode, command)
+    print(f"html: done in {time.perf_counter() - start:.0f} s", flush=True)
     return source / "_build" / "html" / "index.html"
 
 

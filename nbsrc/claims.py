@@ -1,59 +1,188 @@
-"""The paper's claims (METHOD.md section 5) turned into numbers and verdicts, computed from the tables.
+"""The paper's claims (METHOD.md section 5) as numbers, verdicts and reasons, computed from the tables.
 
 A quantity is a *good indicator* of importance in a scope when, in every seed, ablating by it in
 ascending order keeps the accuracy AUC above the random band (above the 95 % quantile of the random
 orders' AUC) and descending order pushes it below the band (below the 5 % quantile). The gaps
 (ascending - random mean, random mean - descending) are reported as mean +- std over seeds.
 
-Every threshold here is fixed in code, before any result is looked at:
+Every threshold here is fixed in code, before any result is looked at (``RULES`` states each rule,
+why its thresholds, and which parts are this book's choices; ``rules_table`` shows them):
 
-* C1 agrees when no quantity is a good indicator over the whole network, partly when one is.
-* C2 (ReLU networks only; n/a otherwise) agrees when for every layer and for MI and KL
-  selectivity the descending AUC lies below the band in every seed and the seed-mean ascending
-  AUC is not below the band; partly for >= half.
-* C3 agrees when, for every quantity, some pair of layers has a two-sample Kolmogorov-Smirnov
-  statistic >= 0.5 (mean over seeds; a strong difference of distributions); partly for >= half
-  of the quantities.
+* C1 agrees when no quantity (H, MI, KL sel., CSI) is a good indicator over the whole network,
+  partly when exactly one is.
+* C2 (the book's strict reading; ReLU networks only, n/a otherwise) agrees when, for every layer and
+  for MI and KL selectivity, the descending AUC lies below the band in every seed and the seed-mean
+  ascending AUC is not below the band's (seed-mean) lower edge; partly for >= half of the cases.
+* C2w (the paper's wording, "positively related"; ReLU only) asks the descending part alone.
+* C3 agrees when, for every quantity, one pair of layers has a two-sample Kolmogorov-Smirnov
+  statistic whose mean over seeds is >= 0.5 (a strong difference of distributions); partly for >= half
+  of the quantities; n/a with fewer than two hidden layers.
 * C4 agrees when, in every layer, MI and KL selectivity both separate ascending from descending
-  (AUC_asc - AUC_desc, seed mean) more than entropy does; partly for >= half of the pairs.
-* C6 agrees when the random-order AUC increases strictly with depth; partly when only the last
-  layer's exceeds the first's.
+  (AUC_asc - AUC_desc, seed mean) more than entropy does; partly for >= half of the cases.
+* C6 agrees when the seed-mean random-order AUC increases strictly with depth; partly when only the
+  last layer's exceeds the first's; n/a with fewer than two hidden layers.
+
+A claim with no case to judge (no scope, no layer pair) is "n/a", never "disagrees". Every claim also
+gets a ``reason``: one generated sentence that names the failing part, where, and by how much (or the
+margin when it agrees, or why it is n/a).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from nbsrc.vocabulary import INDICATOR_QUANTITIES, NETWORK, SHORT, random_band, scope_layer
+from nbsrc.vocabulary import INDICATOR_QUANTITIES, NETWORK, QUANTITIES, SHORT, random_band, scope_layer
 
+#: A quantity's distributions differ strongly between two layers from this mean KS statistic on.
 STRONG_KS = 0.5
+#: The quantities C2 is about.
+C2_QUANTITIES = ("mutual_information", "kl_selectivity")
 
+#: The paper's statement of each tested claim, in the claims table's order.
 PAPER = {
     "C1": "Ranked across the whole network, none of the quantities is a good indicator of importance.",
     "C2": "Within a layer of a ReLU network, MI and KL selectivity are positively related to importance: "
-    "descending clearly below random, ascending at or above it.",
+    "descending clearly below random, ascending at or above it (this book's strict reading).",
+    "C2w": "Within a layer of a ReLU network, MI and KL selectivity are positively correlated with "
+    "importance (as the paper words it: ablating the most informative neurons first hurts more than random).",
     "C3": "The distributions of the quantities differ strongly between layers.",
     "C4": "Class-dependent quantities (MI, KL selectivity) relate to accuracy more strongly than entropy.",
     "C6": "Ablation in deeper layers costs less accuracy than in early layers.",
 }
 
+#: Each claim's operational rule, why its thresholds, and which parts are this book's choices.
+RULES = {
+    "C1": {
+        "rule": "Over the whole network (all hidden neurons in one ranking), a quantity is a good indicator "
+        "when, in every seed, its ascending AUC lies above the 95 % quantile of the random orders' AUC and "
+        "its descending AUC below the 5 % quantile. Agrees when none of H, MI, KL sel., CSI is good; "
+        "partly when exactly one is; disagrees otherwise.",
+        "why": "The 5-95 % band is what random orders produce; asking both gaps in every seed makes 'good' "
+        "a two-sided property that holds consistently, not by luck in one network.",
+        "choices": "The band's quantiles, 'every seed' and the partly step (one good quantity) are this "
+        "book's; the paper judges the curves by eye.",
+    },
+    "C2": {
+        "rule": "In every layer, for MI and for KL sel.: the descending AUC lies below the band's 5 % "
+        "quantile in every seed, and the seed-mean ascending AUC is not below the seed-mean 5 % quantile. "
+        "Agrees when every layer × quantity case holds, partly when at least half do; n/a for non-ReLU "
+        "networks.",
+        "why": "'Clearly below random' asks descending to leave the band in every network; 'at or above' "
+        "only asks ascending not to fall below the band on average, since the paper does not claim it helps.",
+        "choices": "The ascending condition (the strict, two-sided reading), the band, 'every seed' and the "
+        "half for partly are this book's.",
+    },
+    "C2w": {
+        "rule": "As C2 without the ascending condition: in every layer, for MI and for KL sel., the "
+        "descending AUC lies below the band's 5 % quantile in every seed. Agrees when every case holds, "
+        "partly when at least half do; n/a for non-ReLU networks.",
+        "why": "This is the paper's 'positively related' read one-sidedly: ablating the most informative "
+        "neurons first hurts more than random orders do.",
+        "choices": "The one-sided reading follows the paper's words; the band, 'every seed' and the half for "
+        "partly are this book's.",
+    },
+    "C3": {
+        "rule": "Per quantity (H, MI, KL sel., CSI) and pair of layers, the two-sample Kolmogorov-Smirnov "
+        "statistic between the two layers' neuron values, averaged over seeds. A quantity differs strongly "
+        "when its largest pair mean is >= 0.5. Agrees when all four do, partly when at least two do; n/a "
+        "with fewer than two hidden layers.",
+        "why": "KS >= 0.5 means that below some value lies a share of one layer's neurons at least 50 "
+        "percentage points larger than of the other's; asking it of one pair on average over seeds keeps a "
+        "different pair in each seed from passing.",
+        "choices": "The KS statistic, the 0.5 threshold and the mean over seeds are this book's; the paper "
+        "shows violin plots.",
+    },
+    "C4": {
+        "rule": "In every layer, the seed-mean separation AUC_asc − AUC_desc of MI and that of KL sel. each "
+        "exceed that of H. Agrees when every layer × quantity case holds, partly when at least half do.",
+        "why": "How far ascending and descending orders lie apart measures how strongly a quantity's order "
+        "relates to accuracy; a strict '>' counts a tie against the claim.",
+        "choices": "The separation as the measure of 'relate more strongly' and the half for partly are this "
+        "book's.",
+    },
+    "C6": {
+        "rule": "The seed-mean AUC of each layer's random-order ablation increases strictly from each layer "
+        "to the next. Agrees when it does, partly when only the last layer's exceeds the first's; n/a with "
+        "fewer than two hidden layers.",
+        "why": "Random orders measure what ablating a layer costs without reference to any quantity; a "
+        "higher AUC (fraction ablated on the x axis) is a cheaper layer, whatever its width.",
+        "choices": "The random-order AUC as the cost and the partly step are this book's; the paper used "
+        "equal widths, so the book tests it on equal widths too.",
+    },
+}
+
+
+def rules_table() -> pd.DataFrame:
+    """The claims' rules as a table for the method chapter: claim, rule, thresholds and why, the book's
+    choices (one row per claim, in the claims table's order)."""
+    return pd.DataFrame(
+        [
+            {
+                "claim": claim,
+                "rule": RULES[claim]["rule"],
+                "thresholds and why": RULES[claim]["why"],
+                "the book's choices": RULES[claim]["choices"],
+            }
+            for claim in PAPER
+        ]
+    )
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:+.3f}±{std:.3f}"
+
+
+def _verdict(holds: Iterable[bool], full: float = 1.0, half: float = 0.5) -> str:
+    """Return "agrees" when the share of holding cases reaches ``full``, "partly" from ``half``, else
+    "disagrees"; "n/a" when there is no case at all."""
+    holds = np.asarray(list(holds), dtype=bool)
+    if holds.size == 0:
+        return "n/a"
+    fraction = float(holds.mean())
+    return "agrees" if fraction >= full else "partly" if fraction >= half else "disagrees"
+
+
+def _result(measured: str, verdict: str, reason: str) -> dict:
+    return {"measured": measured, "verdict": verdict, "reason": reason}
+
+
+def _case(row) -> str:
+    return f"{row.scope} {SHORT[row.quantity]}"
+
+
+def _quantity_order(quantities: Iterable[str]) -> list[str]:
+    return sorted(set(quantities), key=lambda q: QUANTITIES.index(q) if q in QUANTITIES else len(QUANTITIES))
+
+
+# ------------------------------------------------------------------------------- indicators / C1
+
 
 def indicator_table(auc: pd.DataFrame) -> pd.DataFrame:
-    """Per (scope, quantity): the two gaps to the random band over seeds, and the verdict "good"."""
+    """Per (scope, quantity): the two gaps to the random band over seeds, and the verdict "good".
+
+    Besides the gaps (to the random mean) and the shares of seeds above / below the band, the worst
+    seed's margins to the band: ``asc_margin_min`` (min over seeds of ascending - 95 % quantile) and
+    ``desc_margin_min`` (min over seeds of 5 % quantile - descending); both > 0 is "good"."""
     ordered = (
         auc[auc.direction != "random"]
         .pivot_table(index=["seed", "scope", "quantity"], columns="direction", values="auc")
         .reset_index()
     )
-    table = ordered.merge(random_band(auc, ["seed", "scope"], "auc"), on=["seed", "scope"])
+    table = ordered.merge(random_band(auc, by=["seed", "scope"], value="auc"), on=["seed", "scope"])
     table["asc_gap"] = table.ascending - table.random_mean
     table["desc_gap"] = table.random_mean - table.descending
-    table["asc_above"] = table.ascending > table.random_hi
-    table["desc_below"] = table.descending < table.random_lo
+    table["asc_margin"] = table.ascending - table.random_hi
+    table["desc_margin"] = table.random_lo - table.descending
+    table["asc_above"] = table.asc_margin > 0
+    table["desc_below"] = table.desc_margin > 0
     grouped = table.groupby(["scope", "quantity"])
     summary = grouped.agg(
         asc_gap_mean=("asc_gap", "mean"),
@@ -62,6 +191,8 @@ def indicator_table(auc: pd.DataFrame) -> pd.DataFrame:
         desc_gap_std=("desc_gap", "std"),
         asc_above=("asc_above", "mean"),
         desc_below=("desc_below", "mean"),
+        asc_margin_min=("asc_margin", "min"),
+        desc_margin_min=("desc_margin", "min"),
         ascending=("ascending", "mean"),
         descending=("descending", "mean"),
         random_lo=("random_lo", "mean"),
@@ -72,69 +203,213 @@ def indicator_table(auc: pd.DataFrame) -> pd.DataFrame:
     return summary.fillna({"asc_gap_std": 0.0, "desc_gap_std": 0.0})
 
 
-def _pm(mean: float, std: float) -> str:
-    return f"{mean:+.3f}±{std:.3f}"
-
-
-def _verdict(fraction: float, full: float = 1.0, half: float = 0.5) -> str:
-    return "agrees" if fraction >= full else "partly" if fraction >= half else "disagrees"
+def _seeds(share: float, n: int) -> str:
+    return f"{round(share * n)}/{n} seeds"
 
 
 def claim_c1(indicators: pd.DataFrame) -> dict:
     rows = indicators[(indicators.scope == NETWORK) & indicators.quantity.isin(INDICATOR_QUANTITIES)]
-    good = rows[rows.good].quantity.map(SHORT).tolist()
+    if rows.empty:
+        return _result("no network-wide ablation in the table", "n/a", "no network scope to judge C1 on.")
+    rows = rows.set_index("quantity").loc[_quantity_order(rows.quantity)].reset_index()
+    good = rows[rows.good]
+    names = good.quantity.map(SHORT).tolist()
     gaps = "; ".join(
         f"{SHORT[r.quantity]}: asc−rand {_pm(r.asc_gap_mean, r.asc_gap_std)}, "
         f"rand−desc {_pm(r.desc_gap_mean, r.desc_gap_std)}"
         for r in rows.itertuples()
     )
-    verdict = "agrees" if not good else "partly" if len(good) == 1 else "disagrees"
-    return {"measured": f"good indicators: {', '.join(good) or 'none'} (AUC gaps {gaps})", "verdict": verdict}
+    verdict = "agrees" if good.empty else "partly" if len(good) == 1 else "disagrees"
+    if good.empty:
+        # the closest quantity: the most seeds on the right side of the band, both gaps together
+        score = np.minimum(rows.asc_above, rows.desc_below) + rows.asc_above + rows.desc_below
+        r = rows.loc[score.idxmax()]
+        reason = (
+            f"No quantity is good in every seed; the closest, {SHORT[r.quantity]}, has ascending above the "
+            f"band in {_seeds(r.asc_above, r.n_seeds)} and descending below it in "
+            f"{_seeds(r.desc_below, r.n_seeds)}."
+        )
+    else:
+        parts = ", ".join(
+            f"{SHORT[r.quantity]} (worst seed: ascending {r.asc_margin_min:.3f} above the band, "
+            f"descending {r.desc_margin_min:.3f} below it)"
+            for r in good.itertuples()
+        )
+        verb = "is a good indicator" if len(good) == 1 else "are good indicators"
+        reason = f"{parts} {verb} over the whole network, in every seed."
+    return _result(f"good indicators: {', '.join(names) or 'none'} (AUC gaps {gaps})", verdict, reason)
+
+
+# ------------------------------------------------------------------------------------------- C2
+
+
+def _c2_rows(indicators: pd.DataFrame) -> pd.DataFrame:
+    rows = indicators[(indicators.scope != NETWORK) & indicators.quantity.isin(C2_QUANTITIES)].copy()
+    rows["layer"] = rows.scope.map(scope_layer)
+    rows["q_rank"] = rows.quantity.map(C2_QUANTITIES.index)
+    rows = rows.sort_values(["layer", "q_rank"]).reset_index(drop=True)
+    rows["desc_holds"] = rows.desc_below == 1.0
+    rows["asc_margin_mean"] = rows.ascending - rows.random_lo  # seed means: >= 0 is "not below the band"
+    rows["asc_holds"] = rows.asc_margin_mean >= 0
+    return rows
+
+
+def _descending_reason(rows: pd.DataFrame) -> tuple[str, bool]:
+    failing = rows[~rows.desc_holds]
+    if failing.empty:
+        worst = rows.loc[rows.desc_margin_min.idxmin()]
+        return (
+            f"descending is below the band in every seed everywhere (smallest margin "
+            f"{worst.desc_margin_min:.3f} AUC, {_case(worst)})"
+        ), True
+    parts = ", ".join(
+        f"{_case(r)} (below in {_seeds(r.desc_below, r.n_seeds)}; worst seed {-r.desc_margin_min:.3f} AUC "
+        f"above the band's lower edge)"
+        for r in failing.itertuples()
+    )
+    return f"descending is not below the band in every seed in {parts}", False
+
+
+def _ascending_reason(rows: pd.DataFrame) -> tuple[str, bool]:
+    failing = rows[~rows.asc_holds]
+    if failing.empty:
+        worst = rows.loc[rows.asc_margin_mean.idxmin()]
+        return (
+            f"ascending is at or above the band everywhere (smallest margin {worst.asc_margin_mean:.3f} AUC, "
+            f"{_case(worst)}, seed mean)"
+        ), True
+    parts = ", ".join(f"{_case(r)} by {-r.asc_margin_mean:.3f} AUC" for r in failing.itertuples())
+    return f"ascending falls below the band in {parts} (seed mean)", False
+
+
+def _c2_reading(indicators: pd.DataFrame, activation: str, strict: bool) -> dict:
+    rows = _c2_rows(indicators)
+    holds = rows.desc_holds & rows.asc_holds if strict else rows.desc_holds
+    if strict:
+        detail = "; ".join(
+            f"{_case(r)}: rand−desc {_pm(r.desc_gap_mean, r.desc_gap_std)}, "
+            f"asc−rand {_pm(r.asc_gap_mean, r.asc_gap_std)}"
+            for r in rows.itertuples()
+        )
+        measured = f"holds in {int(holds.sum())}/{len(rows)} layer×quantity cases ({detail})"
+    else:
+        detail = "; ".join(
+            f"{_case(r)}: rand−desc {_pm(r.desc_gap_mean, r.desc_gap_std)}" for r in rows.itertuples()
+        )
+        measured = (
+            f"descending below the band in every seed in {int(holds.sum())}/{len(rows)} layer×quantity cases "
+            f"({detail})"
+        )
+    if activation != "relu":
+        why = f"the paper states C2 for ReLU networks only; this network uses {activation}"
+        return _result(f"{measured} ({why})", "n/a", f"T{why[1:]}.")
+    if rows.empty:
+        return _result(measured, "n/a", "No layer scope with MI or KL sel. to judge.")
+    parts = [_ascending_reason(rows), _descending_reason(rows)] if strict else [_descending_reason(rows)]
+    parts.sort(key=lambda part: part[1])  # the failing part first
+    reason = "; ".join(text for text, _ in parts)
+    return _result(measured, _verdict(holds), f"{reason[0].upper()}{reason[1:]}.")
 
 
 def claim_c2(indicators: pd.DataFrame, activation: str) -> dict:
-    rows = indicators[
-        (indicators.scope != NETWORK) & indicators.quantity.isin(["mutual_information", "kl_selectivity"])
-    ]
-    holds = (rows.desc_below == 1.0) & (rows.ascending >= rows.random_lo)
-    detail = "; ".join(
-        f"{r.scope} {SHORT[r.quantity]}: rand−desc {_pm(r.desc_gap_mean, r.desc_gap_std)}, "
-        f"asc−rand {_pm(r.asc_gap_mean, r.asc_gap_std)}"
-        for r in rows.itertuples()
-    )
-    note = (
-        ""
-        if activation == "relu"
-        else f" (the paper states C2 for ReLU only; this network uses {activation})"
-    )
-    return {
-        "measured": f"holds in {int(holds.sum())}/{len(rows)} layer×quantity cases ({detail}){note}",
-        "verdict": _verdict(float(holds.mean())) if activation == "relu" else "n/a",
-    }
+    """C2 in the book's strict reading: descending below the band in every seed AND the seed-mean
+    ascending AUC not below the band's lower edge, for every layer × {MI, KL sel.}."""
+    return _c2_reading(indicators, activation, strict=True)
+
+
+def claim_c2w(indicators: pd.DataFrame, activation: str) -> dict:
+    """C2 as the paper words it ("positively related"): descending below the band in every seed, for
+    every layer × {MI, KL sel.}; nothing asked of ascending."""
+    return _c2_reading(indicators, activation, strict=False)
+
+
+# ------------------------------------------------------------------------------------------- C3
+
+KS_COLUMNS = ["seed", "quantity", "layer_a", "layer_b", "ks"]
 
 
 def layer_ks(measures: pd.DataFrame) -> pd.DataFrame:
-    """Per seed and quantity, the largest two-sample KS statistic between two layers' values."""
+    """Per seed, quantity and pair of layers (layer_a < layer_b), the two-sample Kolmogorov-Smirnov
+    statistic between the two layers' neuron values. Columns: seed, quantity, layer_a, layer_b, ks;
+    empty with fewer than two layers."""
     stats = []
     for (seed, quantity), rows in measures.groupby(["seed", "quantity"]):
-        per_layer = [g.value.to_numpy() for _, g in rows.groupby("layer")]
-        largest = max((ks_2samp(a, b).statistic for a, b in combinations(per_layer, 2)), default=0.0)
-        stats.append({"seed": seed, "quantity": quantity, "ks": largest})
-    return pd.DataFrame(stats)
+        per_layer = {layer: g.value.to_numpy() for layer, g in rows.groupby("layer")}
+        for a, b in combinations(sorted(per_layer), 2):
+            ks = float(ks_2samp(per_layer[a], per_layer[b]).statistic)
+            stats.append({"seed": seed, "quantity": quantity, "layer_a": a, "layer_b": b, "ks": ks})
+    return pd.DataFrame(stats, columns=KS_COLUMNS)
+
+
+def layer_ks_pairs(measures: pd.DataFrame) -> pd.DataFrame:
+    """Per quantity and pair of layers, the KS statistic's mean and std over seeds. Columns: quantity,
+    layer_a, layer_b, ks_mean, ks_std, n_seeds (quantities in the book's order, then pairs)."""
+    ks = layer_ks(measures)
+    columns = ["quantity", "layer_a", "layer_b", "ks_mean", "ks_std", "n_seeds"]
+    if ks.empty:
+        return pd.DataFrame(columns=columns)
+    pairs = (
+        ks.groupby(["quantity", "layer_a", "layer_b"])
+        .agg(ks_mean=("ks", "mean"), ks_std=("ks", "std"), n_seeds=("seed", "nunique"))
+        .reset_index()
+        .fillna({"ks_std": 0.0})
+    )
+    pairs["q_rank"] = pairs.quantity.map(_quantity_order(pairs.quantity).index)
+    pairs = pairs.sort_values(["q_rank", "layer_a", "layer_b"]).reset_index(drop=True)
+    return pairs[columns]
+
+
+def largest_layer_ks(measures: pd.DataFrame) -> pd.DataFrame:
+    """Per quantity, the pair of layers with the largest mean-over-seeds KS statistic, and whether it is
+    strong (>= ``STRONG_KS``). Columns: quantity, layer_a, layer_b, ks_mean, ks_std, n_seeds, strong."""
+    pairs = layer_ks_pairs(measures)
+    if pairs.empty:
+        return pairs.assign(strong=pd.Series(dtype=bool))
+    largest = pairs.loc[pairs.groupby("quantity", sort=False).ks_mean.idxmax()].reset_index(drop=True)
+    return largest.assign(strong=largest.ks_mean >= STRONG_KS)
+
+
+def _pair(r) -> str:
+    return f"{SHORT[r.quantity]}: layers {r.layer_a}–{r.layer_b}, {r.ks_mean:.2f}±{r.ks_std:.2f}"
 
 
 def claim_c3(measures: pd.DataFrame) -> dict:
     if measures.layer.nunique() < 2:
-        return {"measured": "one hidden layer: nothing to compare", "verdict": "n/a"}
-    ks = layer_ks(measures[measures.quantity.isin(INDICATOR_QUANTITIES)]).groupby("quantity").ks
-    stats = ks.agg(["mean", "std"]).fillna(0.0)
-    strong = stats["mean"] >= STRONG_KS
-    detail = ", ".join(f"{SHORT[q]} {r['mean']:.2f}±{r['std']:.2f}" for q, r in stats.iterrows())
-    return {
-        "measured": f"largest between-layer KS statistic (mean±std over seeds): {detail} "
-        f"(strong: >= {STRONG_KS})",
-        "verdict": _verdict(float(strong.mean())),
-    }
+        return _result(
+            "fewer than two hidden layers: nothing to compare",
+            "n/a",
+            "Fewer than two hidden layers: no pair of layers to compare.",
+        )
+    largest = largest_layer_ks(measures[measures.quantity.isin(INDICATOR_QUANTITIES)])
+    if largest.empty:
+        return _result("no information quantity measured", "n/a", "No information quantity to compare.")
+    detail = "; ".join(_pair(r) for r in largest.itertuples())
+    measured = (
+        f"largest between-layer KS statistic, mean±std over seeds of one pair of layers: {detail} "
+        f"(strong: >= {STRONG_KS})"
+    )
+    verdict = _verdict(largest.strong)
+    weak = largest[~largest.strong]
+    if weak.empty:
+        worst = largest.loc[largest.ks_mean.idxmin()]
+        reason = (
+            f"Every quantity has a pair of layers at or above {STRONG_KS}; the smallest largest pair mean is "
+            f"{SHORT[worst.quantity]}'s, {worst.ks_mean:.2f} (layers {worst.layer_a}–{worst.layer_b})."
+        )
+    else:
+        values = ", ".join(
+            f"{SHORT[r.quantity]} {r.ks_mean:.2f} (layers {r.layer_a}–{r.layer_b}, "
+            f"{STRONG_KS - r.ks_mean:.2f} short)"
+            for r in weak.itertuples()
+        )
+        reason = (
+            f"The largest pair mean stays below {STRONG_KS} for {len(weak)} of {len(largest)} quantities: "
+            f"{values}."
+        )
+    return _result(measured, verdict, reason)
+
+
+# ------------------------------------------------------------------------------------------- C4
 
 
 def separation(auc: pd.DataFrame) -> pd.DataFrame:
@@ -147,43 +422,103 @@ def separation(auc: pd.DataFrame) -> pd.DataFrame:
 
 def claim_c4(auc: pd.DataFrame) -> dict:
     sep = separation(auc)
-    layers = sep[sep.scope != NETWORK].groupby(["scope", "quantity"]).separation.mean().unstack()
-    wins = pd.concat([layers[q] > layers["entropy"] for q in ("mutual_information", "kl_selectivity")])
-    per_q = sep[sep.scope != NETWORK].groupby(["seed", "quantity"]).separation.mean().groupby("quantity")
-    stats = per_q.agg(["mean", "std"]).fillna(0.0)
-    detail = ", ".join(
-        f"{SHORT[q]} {_pm(stats.loc[q, 'mean'], stats.loc[q, 'std'])}"
-        for q in ("mutual_information", "kl_selectivity", "entropy")
+    sep = sep[sep.scope != NETWORK]
+    if sep.empty or not {"entropy", *C2_QUANTITIES} <= set(sep.quantity):
+        return _result(
+            "no layer scope with H, MI and KL sel.",
+            "n/a",
+            "No layer scope with H, MI and KL sel. to compare.",
+        )
+    layers = sep.groupby(["scope", "quantity"]).separation.mean().unstack()
+    layers = layers.loc[sorted(layers.index, key=scope_layer)]
+    leads = pd.DataFrame(
+        [
+            {"scope": scope, "quantity": q, "lead": layers.loc[scope, q] - layers.loc[scope, "entropy"]}
+            for scope in layers.index
+            for q in C2_QUANTITIES
+        ]
     )
-    return {
-        "measured": f"MI and KL separate asc from desc more than H in {int(wins.sum())}/{len(wins)} "
+    wins = leads.lead > 0
+    stats = (
+        sep.groupby(["seed", "quantity"])
+        .separation.mean()
+        .groupby("quantity")
+        .agg(["mean", "std"])
+        .fillna(0.0)
+    )
+    detail = ", ".join(
+        f"{SHORT[q]} {_pm(stats.loc[q, 'mean'], stats.loc[q, 'std'])}" for q in (*C2_QUANTITIES, "entropy")
+    )
+    failing = leads[~wins]
+    if failing.empty:
+        worst = leads.loc[leads.lead.idxmin()]
+        reason = (
+            f"MI and KL sel. separate more than H in every layer; the smallest lead is {worst.lead:+.3f} AUC "
+            f"({worst.scope} {SHORT[worst.quantity]}, seed mean)."
+        )
+    else:
+        parts = ", ".join(f"{r.scope} {SHORT[r.quantity]} ({r.lead:+.3f})" for r in failing.itertuples())
+        reason = (
+            f"The separation does not exceed H's in {len(failing)} of {len(leads)} cases, by AUC (seed "
+            f"mean): {parts}."
+        )
+    return _result(
+        f"MI and KL sel. separate asc from desc more than H in {int(wins.sum())}/{len(wins)} "
         f"layer cases (mean AUC_asc−AUC_desc over layers: {detail})",
-        "verdict": _verdict(float(wins.mean())),
-    }
+        _verdict(wins),
+        reason,
+    )
+
+
+# ------------------------------------------------------------------------------------------- C6
 
 
 def claim_c6(auc: pd.DataFrame) -> dict:
-    band = random_band(auc, ["seed", "scope"], "auc")
+    band = random_band(auc, by=["seed", "scope"], value="auc")
     layers = band[band.scope != NETWORK]
     stats = layers.groupby("scope").random_mean.agg(["mean", "std"]).fillna(0.0)
     stats = stats.loc[sorted(stats.index, key=scope_layer)]
     means = stats["mean"].to_numpy()
     if len(means) < 2:
-        return {"measured": "one hidden layer: nothing to compare", "verdict": "n/a"}
+        return _result(
+            "fewer than two hidden layers: nothing to compare",
+            "n/a",
+            "Fewer than two hidden layers: no depth to compare.",
+        )
     detail = ", ".join(f"{scope} {m:.3f}±{s:.3f}" for scope, (m, s) in stats.iterrows())
-    increasing = bool(np.all(np.diff(means) > 0))
+    steps = np.diff(means)
+    names = stats.index.tolist()
+    increasing = bool(np.all(steps > 0))
     verdict = "agrees" if increasing else "partly" if means[-1] > means[0] else "disagrees"
-    return {"measured": f"random-order AUC per layer: {detail}", "verdict": verdict}
+    if increasing:
+        i = int(np.argmin(steps))
+        reason = (
+            f"The random-order AUC rises at every step; the smallest rise is {steps[i]:+.3f} "
+            f"({names[i]} → {names[i + 1]})."
+        )
+    else:
+        breaks = ", ".join(
+            f"{names[i]} → {names[i + 1]} ({steps[i]:+.3f})" for i in np.flatnonzero(steps <= 0)
+        )
+        overall = f"the last layer is {means[-1] - means[0]:+.3f} against the first"
+        reason = f"The random-order AUC does not increase at {breaks}; {overall}."
+    return _result(f"random-order AUC per layer: {detail}", verdict, reason)
+
+
+# ------------------------------------------------------------------------------------------- table
 
 
 def claims_table(auc: pd.DataFrame, measures: pd.DataFrame, activation: str) -> pd.DataFrame:
-    """One row per tested claim: the paper's statement, the number computed here, the verdict."""
+    """One row per tested claim (C1, C2, C2w, C3, C4, C6): the paper's statement, the number computed
+    here, the verdict and the reason for it."""
     indicators = indicator_table(auc)
     computed = {
         "C1": claim_c1(indicators),
         "C2": claim_c2(indicators, activation),
+        "C2w": claim_c2w(indicators, activation),
         "C3": claim_c3(measures),
         "C4": claim_c4(auc),
         "C6": claim_c6(auc),
     }
-    return pd.DataFrame([{"claim": c, "paper": PAPER[c], **computed[c]} for c in PAPER])
+    columns = ["claim", "paper", "measured", "verdict", "reason"]
+    return pd.DataFrame([{"claim": c, "paper": PAPER[c], **computed[c]} for c in PAPER], columns=columns)

@@ -663,7 +663,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nbsrc.data [names...]``: prepare the named datasets (default: all three)."""
     p = argparse.ArgumentParser(prog="python -m nbsrc.data", description=main.__doc__)
     p.add_argument("names", nargs="*", metavar="name", help=f"datasets among {', '.join(DATASETS)}")
-    p.add_argument("--root", help="data root (default: $NBSRC_DATA or $XDG_CACHE_HOME/nbsrc/data)")
+    p.add_argument(
+        "--root", help="data root (default: $NBSRC_DATA, else data/ under the cache root, ~/.cache/nbsrc)"
+    )
     p.add_argument("--source-dir", help="folder of source files (default: $NBSRC_SOURCE_DIR)")
     p.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     args = p.parse_args(argv)

@@ -1,36 +1,52 @@
 """Figure helpers for the book's chapters.
 
 Every function takes the long-format DataFrames produced by the analysis module and returns a
-:class:`matplotlib.figure.Figure` (it never calls ``plt.show()``). Each measure has ONE colour across the
-whole book (:data:`COLORS`, from seaborn's colour-blind-safe palette); ablation direction is shown by line
-style (:data:`DIRECTION_STYLE`) or marker, the random baseline is always grey. Accuracies are fractions in
-the data and shown in percent on the axes. Call :func:`set_style` once at the top of a notebook.
+:class:`matplotlib.figure.Figure` (it never calls ``plt.show()``). Each measure has ONE colour and one short
+name across the whole book (:data:`COLORS`, :data:`SHORT`, from :mod:`nbsrc.vocabulary`); ablation direction
+is shown by line style (:data:`DIRECTION_STYLE`) or marker, the random baseline is always grey. Accuracies
+are fractions in the data and shown in percent on the axes. Call :func:`set_style` once at the top of a
+notebook.
+
+Layout rules (the book's content column is about 780 px wide): every figure is :data:`FIGURE_WIDTH` inches
+wide (a one-panel figure :data:`SINGLE_WIDTH`), has at most :data:`MAX_COLS` panels per row (more wrap into
+further rows), keeps its legend inside the figure (in a spare grid cell, or below the panels with constrained
+layout) so that ``bbox_inches="tight"`` never widens it, and uses no text below 8 pt (tick labels and
+legends), so that every text stays >= 9 px on screen (:func:`min_font_px`: 8 pt is 11.6 px).
 
 Input formats
 -------------
-``histories``: [seed, epoch, train_loss, val_accuracy]
-``measures``:  [seed, layer, neuron, quantity, value]          (layer is 1-based)
-``curves``:    [seed, scope, quantity, direction, order, k, fraction, accuracy]
-``auc``:       [seed, scope, quantity, direction, order, auc, threshold_fraction]
+``histories``:   [seed, epoch, train_loss, val_accuracy]
+``measures``:    [seed, layer, neuron, quantity, value]          (layer is 1-based)
+``curves``:      [seed, scope, quantity, direction, order, k, fraction, accuracy]
+``auc``:         [seed, scope, quantity, direction, order, auc, threshold_fraction]
+``composition``: [seed, quantity, direction, k, fraction, layer, share]
+                 (:func:`nbsrc.analysis.network_order_layers`)
+``indicators``:  [dataset, scope, quantity, asc_gap_mean, asc_gap_std, desc_gap_mean, desc_gap_std]
+                 (:func:`nbsrc.claims.indicator_table` with the dataset's title added)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.gridspec import SubplotSpec
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from nbsrc.checks import check_choice, fail
 from nbsrc.vocabulary import (
     COLORS,
+    DIRECTIONS,
     LABELS,
     QUANTITIES,
     RANDOM_BAND_LABEL,
@@ -38,33 +54,106 @@ from nbsrc.vocabulary import (
     layer_scopes,
     ordered_scopes,
     random_band,
+    scope_layer,
 )
+
+__all__ = [
+    "COLORS",
+    "LABELS",
+    "QUANTITIES",
+    "SHORT",
+    "FIGURE_WIDTH",
+    "DIRECTION_STYLE",
+    "random_band",
+    "layer_colors",
+    "min_font_px",
+    "set_style",
+    "plot_training",
+    "plot_measure_distributions",
+    "plot_cumulative",
+    "plot_layer_grid",
+    "plot_auc_summary",
+    "plot_network_composition",
+    "plot_auc_gaps",
+]
+
+#: Width of every figure [in]: the content column (~780 px) shows it at ~104 px per inch.
+FIGURE_WIDTH = 7.5
+#: Width of a figure with a single column of panels [in].
+SINGLE_WIDTH = 4.5
+#: At most this many panels side by side.
+MAX_COLS = 3
+#: Legend text [pt].
+LEGEND_FONT = 8.0
+#: The content column's width [px] that figures are scaled down to.
+COLUMN_PX = 780
 
 DIRECTION_STYLE = {"ascending": "-", "descending": "--"}
 DIRECTION_MARKER = {"ascending": "^", "descending": "v"}
 
 X_ABLATED = "neurons ablated [%]"
 Y_ACCURACY = "test accuracy [%]"
-Y_AUC = "AUC of accuracy vs fraction ablated"
+Y_AUC = "AUC of accuracy vs\nfraction ablated [1]"
+Y_SHARE = "share of ablated\nneurons [%]"
+#: Per gap column of the indicator table: its row label (the AUC is accuracy × fraction ablated, in [0, 1]).
+GAP_LABELS = {
+    "asc_gap": "ascending − random\nAUC gap [1]",
+    "desc_gap": "random − descending\nAUC gap [1]",
+}
 _SEED_CMAP = "mako"
+#: Hidden layers, shallow (light) to deep (dark): greys, apart from every quantity colour.
+_LAYER_LIGHT, _LAYER_DARK = "#d0d0d0", "#262626"
 
 
 def set_style() -> None:
-    """Set the book's seaborn theme (white grid, colour-blind palette, readable sizes). Call once."""
+    """Set the book's theme: white grid, the colour-blind palette, fonts sized for :data:`FIGURE_WIDTH`
+    figures shown in the content column, inline and saved images at 150 dpi with a tight bounding box.
+    Call once per notebook."""
     sns.set_theme(
-        context="notebook",
+        context="paper",
         style="whitegrid",
         palette="colorblind",
         rc={
-            "figure.dpi": 110,
+            "figure.dpi": 150,
             "savefig.dpi": 150,
             "savefig.bbox": "tight",
+            "savefig.pad_inches": 0.04,
+            "figure.figsize": (FIGURE_WIDTH, 3.2),
+            "font.size": 9.0,
+            "axes.labelsize": 9.0,
+            "axes.titlesize": 9.5,
+            "xtick.labelsize": 8.0,
+            "ytick.labelsize": 8.0,
+            "legend.fontsize": LEGEND_FONT,
+            "legend.title_fontsize": 8.5,
+            "figure.titlesize": 10.5,
             "axes.spines.top": False,
             "axes.spines.right": False,
             "axes.titleweight": "bold",
             "legend.frameon": False,
         },
     )
+
+
+def min_font_px(fig: Figure, column_px: float = COLUMN_PX, dpi: float | None = None) -> float:
+    """The smallest text of ``fig`` in screen pixels when the image, saved at ``dpi`` (default: the
+    ``savefig.dpi`` setting), is shown at min(``column_px``, its saved width) pixels wide.
+
+    Every visible, non-empty :class:`~matplotlib.text.Text` counts (tick labels, axis labels, titles,
+    legends, annotations); the figure is laid out first so that tick labels exist.
+    """
+    fig.draw_without_rendering()
+    if dpi is None:
+        dpi = mpl.rcParams["savefig.dpi"]
+        if dpi == "figure":
+            dpi = fig.dpi
+    saved_px = fig.get_size_inches()[0] * dpi
+    shown_px = min(column_px, saved_px)
+    px_per_pt = dpi / 72 * shown_px / saved_px
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    if not sizes:
+        fail("fig", "without text", "needs at least one visible text")
+    return min(sizes) * px_per_pt
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -85,6 +174,56 @@ def _check_quantities(quantities: Sequence[str]) -> list[str]:
     return quantities
 
 
+def _grid_shape(n: int, max_cols: int = MAX_COLS) -> tuple[int, int]:
+    """Rows and columns for ``n`` cells, at most ``max_cols`` wide; four cells make a 2 × 2 grid."""
+    ncols = 2 if n == 4 and max_cols >= 2 else min(max_cols, n)
+    return math.ceil(n / ncols), ncols
+
+
+def _figure(nrows: int, ncols: int, row_height: float, extra: float = 0.0):
+    """A constrained-layout figure of the book's width with a ``nrows`` × ``ncols`` grid."""
+    width = FIGURE_WIDTH if ncols > 1 else SINGLE_WIDTH
+    fig = plt.figure(figsize=(width, nrows * row_height + extra), layout="constrained")
+    # side margins that any savefig pad up to matplotlib's default fills: a tight bbox never widens it
+    side = mpl.rcParamsDefault["savefig.pad_inches"] / width
+    fig.get_layout_engine().set(rect=(side, 0, 1 - 2 * side, 1))
+    return fig, fig.add_gridspec(nrows, ncols)
+
+
+def _panels(
+    fig: Figure, cells: Sequence[SubplotSpec], sharex: bool = False, sharey: bool = False
+) -> list[Axes]:
+    """One axes per cell, sharing x / y with the first; every panel keeps its own tick labels."""
+    axes: list[Axes] = []
+    for cell in cells:
+        first = axes[0] if axes else None
+        axes.append(fig.add_subplot(cell, sharex=first if sharex else None, sharey=first if sharey else None))
+    return axes
+
+
+def _legend(fig: Figure, handles: list, spare: SubplotSpec | None, ncols: int, title: str | None = None):
+    """The figure's legend: centred in a spare grid cell (an axes without axis, gid "legend"), else
+    below the panels, inside the figure."""
+    if spare is not None:
+        ax = fig.add_subplot(spare)
+        ax.set_axis_off()
+        ax.set_gid("legend")
+        return ax.legend(handles=handles, loc="center", fontsize=LEGEND_FONT, title=title, frameon=False)
+    return fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=ncols,
+        fontsize=LEGEND_FONT,
+        title=title,
+        frameon=False,
+    )
+
+
+def _legend_cols(fig: Figure, n_handles: int, wide: int) -> int:
+    """Legend columns below the panels: ``wide`` on a full-width figure, two on a narrow one."""
+    return min(n_handles, wide if fig.get_size_inches()[0] >= FIGURE_WIDTH else 2)
+
+
 def _cumulative_handles() -> list:
     """Legend proxies: colour-neutral, since each panel has its own quantity colour."""
     return [
@@ -96,13 +235,21 @@ def _cumulative_handles() -> list:
     ]
 
 
+def layer_colors(n_layers: int) -> list:
+    """One grey per hidden layer, light (layer 1) to dark (layer L); none is a quantity's colour."""
+    if n_layers == 1:
+        return [sns.blend_palette([_LAYER_LIGHT, _LAYER_DARK], 3)[1]]
+    return sns.blend_palette([_LAYER_LIGHT, _LAYER_DARK], n_layers)
+
+
 # ------------------------------------------------------------------------------------------------ figures
 
 
 def plot_training(histories: pd.DataFrame) -> Figure:
-    """Training loss (log scale) and validation accuracy [%] against epoch, one line per seed."""
+    """Training loss (log scale) and validation accuracy [%] against epoch, one line per seed (1 × 2)."""
     _require(histories, "histories", ["seed", "epoch", "train_loss", "val_accuracy"])
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    fig, gs = _figure(1, 2, 2.7)
+    ax_loss, ax_acc = _panels(fig, [gs[0, 0], gs[0, 1]], sharex=True)
     loss = histories.pivot(index="epoch", columns="seed", values="train_loss")
     acc = histories.pivot(index="epoch", columns="seed", values="val_accuracy") * 100
     colors = sns.color_palette(_SEED_CMAP, n_colors=max(len(loss.columns), 1))
@@ -114,22 +261,23 @@ def plot_training(histories: pd.DataFrame) -> Figure:
     ax_loss.set_yscale("log")
     ax_loss.set(ylabel="training loss [nats, cross-entropy]", title="training loss")
     ax_acc.set(ylabel="validation accuracy [%]", title="validation accuracy")
-    ax_acc.legend([f"seed {s}" for s in acc.columns], title=None, fontsize="small")
+    ax_acc.legend([f"seed {s}" for s in acc.columns], loc="lower right", fontsize=LEGEND_FONT)
     return fig
 
 
 def plot_measure_distributions(
     measures: pd.DataFrame, quantities: Sequence[str] = QUANTITIES[:4], kind: str = "violin"
 ) -> Figure:
-    """One panel per quantity: its distribution over neurons per hidden layer (pooled over seeds)."""
+    """One panel per quantity (≤ 3 per row; four make 2 × 2): its distribution over neurons per hidden
+    layer, pooled over seeds."""
     _require(measures, "measures", ["seed", "layer", "neuron", "quantity", "value"])
     quantities = _check_quantities(quantities)
     check_choice("kind", kind, ("violin", "box"))
-    fig, axes = plt.subplots(
-        1, len(quantities), figsize=(3.4 * len(quantities), 3.6), layout="constrained", squeeze=False
-    )
+    nrows, ncols = _grid_shape(len(quantities))
+    fig, gs = _figure(nrows, ncols, 2.4)
+    axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(quantities))])
     layers = sorted(measures["layer"].unique())
-    for ax, q in zip(axes[0], quantities, strict=True):
+    for ax, q in zip(axes, quantities, strict=True):
         sub = measures[measures["quantity"] == q]
         if sub.empty:
             fail("quantities", q, "has no rows in measures")
@@ -164,32 +312,32 @@ def plot_cumulative(
     Per panel: the quantity's ascending (solid) and descending (dashed) curves in its colour, mean over
     seeds as a line and min–max over seeds as a light fill; the random 5–95 % band (grey fill) and the
     random mean (grey line). Lines carry ``label`` "ascending" / "descending" / "random mean" and ``gid``
-    ``"{quantity}/{direction}"``. If ``axes`` is given, draw into them (one per quantity) and return their
-    figure; the legend then goes on the first of them (pass ``legend=False`` to leave it out).
+    ``"{quantity}/{direction}"``. Own figure: ≤ 3 panels per row, the legend in the cell after the last
+    panel (five quantities: 3 + 2 + legend; four: 3 + 1 + legend), below the panels when the rows are
+    full. If ``axes`` is given, draw into them (one per quantity) and return their figure; the legend then
+    goes on the first of them (pass ``legend=False`` to leave it out).
     """
     _require(curves, "curves", ["seed", "scope", "quantity", "direction", "fraction", "accuracy"])
     quantities = _check_quantities(quantities)
+    sub = curves[curves["scope"] == scope]
+    if sub.empty:
+        fail("scope", scope, f"has no curves; scopes present: {sorted(curves['scope'].unique())}")
+
     own_figure = axes is None
+    spare = None
     if own_figure:
-        fig, grid = plt.subplots(
-            1,
-            len(quantities),
-            figsize=(3.2 * len(quantities), 3.4),
-            sharex=True,
-            sharey=True,
-            layout="constrained",
-            squeeze=False,
-        )
-        axes = list(grid[0])
+        # the legend takes the cell after the last panel, unless the rows are full
+        nrows, ncols = _grid_shape(len(quantities) + (len(quantities) % MAX_COLS != 0))
+        fig, gs = _figure(nrows, ncols, 2.3, extra=0.3)
+        cells = [gs[i // ncols, i % ncols] for i in range(nrows * ncols)]
+        axes = _panels(fig, cells[: len(quantities)], sharex=True, sharey=True)
+        spare = cells[len(quantities)] if len(cells) > len(quantities) else None
     else:
         axes = list(np.ravel(axes))
         if len(axes) != len(quantities):
             fail("axes", f"{len(axes)} axes", f"needs one per quantity ({len(quantities)})")
         fig = axes[0].figure
 
-    sub = curves[curves["scope"] == scope]
-    if sub.empty:
-        fail("scope", scope, f"has no curves; scopes present: {sorted(curves['scope'].unique())}")
     band = (
         random_band(sub, ["fraction"], "accuracy").set_index("fraction")
         if (sub["direction"] == "random").any()
@@ -226,7 +374,7 @@ def plot_cumulative(
             s = stats.loc[(q, direction)]
             x = s.index.to_numpy() * 100
             ax.fill_between(x, s["min"], s["max"], color=COLORS[q], alpha=0.18, lw=0)
-            ax.plot(x, s["mean"], color=COLORS[q], ls=style, lw=1.8, label=direction, gid=f"{q}/{direction}")
+            ax.plot(x, s["mean"], color=COLORS[q], ls=style, lw=1.6, label=direction, gid=f"{q}/{direction}")
             drawn += 1
         if not drawn:
             fail("quantities", q, f"has no ascending or descending curve in scope {scope!r}")
@@ -234,43 +382,37 @@ def plot_cumulative(
 
     if legend:
         if own_figure:
-            fig.legend(
-                handles=_cumulative_handles(),
-                loc="outside lower center",
-                ncols=5,
-                fontsize="small",
-                frameon=False,
-            )
+            _legend(fig, _cumulative_handles(), spare, ncols=_legend_cols(fig, 5, 3))
             fig.suptitle(f"cumulative ablation, {scope}")
         else:
-            axes[0].legend(handles=_cumulative_handles(), loc="best", fontsize="x-small")
+            axes[0].legend(handles=_cumulative_handles(), loc="best", fontsize=LEGEND_FONT)
     return fig
 
 
 def plot_layer_grid(curves: pd.DataFrame, quantities: Sequence[str] = QUANTITIES) -> Figure:
-    """Layer-wise cumulative ablation: rows = the "layer N" scopes present, columns = quantities."""
+    """Layer-wise cumulative ablation: rows = quantities, columns = the "layer N" scopes present (at most
+    three per row: deeper networks wrap, each quantity's layers in consecutive rows). Each panel is titled
+    "<SHORT> · layer N"; the legend sits below the grid."""
     _require(curves, "curves", ["scope"])
     quantities = _check_quantities(quantities)
     scopes = layer_scopes(curves["scope"].unique())
     if not scopes:
         fail("curves", "without 'layer N' scopes", "needs layer-wise curves")
-    fig, grid = plt.subplots(
-        len(scopes),
-        len(quantities),
-        figsize=(2.9 * len(quantities), 2.5 * len(scopes)),
-        sharex=True,
-        sharey=True,
-        layout="constrained",
-        squeeze=False,
-    )
-    for row, scope in zip(grid, scopes, strict=True):
-        plot_cumulative(curves, scope=scope, quantities=quantities, axes=row, legend=False)
-        row[0].set_ylabel(f"{scope}\n{Y_ACCURACY}")
-    for ax in grid[1:].ravel():
-        ax.set_title("")
-    fig.legend(
-        handles=_cumulative_handles(), loc="outside lower center", ncols=5, fontsize="small", frameon=False
-    )
+    ncols = min(MAX_COLS, len(scopes))
+    blocks = math.ceil(len(scopes) / ncols)
+    fig, gs = _figure(len(quantities) * blocks, ncols, 1.85, extra=0.7)
+    cells = {
+        (q, scope): gs[qi * blocks + j // ncols, j % ncols]
+        for qi, q in enumerate(quantities)
+        for j, scope in enumerate(scopes)
+    }
+    panels = dict(zip(cells, _panels(fig, list(cells.values()), sharex=True, sharey=True), strict=True))
+    for scope in scopes:
+        column = [panels[(q, scope)] for q in quantities]
+        plot_cumulative(curves, scope=scope, quantities=quantities, axes=column, legend=False)
+    for (q, scope), ax in panels.items():
+        ax.set_title(f"{SHORT[q]} · {scope}")
+    _legend(fig, _cumulative_handles(), None, ncols=_legend_cols(fig, 5, 3))
     fig.suptitle("layer-wise cumulative ablation")
     return fig
 
@@ -278,6 +420,7 @@ def plot_layer_grid(curves: pd.DataFrame, quantities: Sequence[str] = QUANTITIES
 def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> Figure:
     """AUC per quantity and direction (mean ± std over seeds) against the random band, one panel per scope.
 
+    Panels in rows of two (network + three layers: 2 × 2); the legend takes a spare cell, else sits below.
     The random band is the mean over seeds of the 5 and 95 % quantiles of the random orders' AUC; the grey
     line is the mean random AUC.
     """
@@ -289,17 +432,20 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
     ordered = auc[auc["direction"].isin(list(DIRECTION_STYLE))]
     quantities = [q for q in QUANTITIES if q in set(ordered["quantity"])]
     stats = ordered.groupby(["scope", "direction", "quantity"])["auc"].agg(["mean", "std"]).fillna({"std": 0})
-    band = random_band(auc, ["scope", "seed"], "auc").groupby("scope")[["random_lo", "random_hi"]].mean()
-    rnd_mean = auc[auc["direction"] == "random"].groupby("scope")["auc"].mean()
+    has_random = (auc["direction"] == "random").any()
+    if has_random:
+        band = random_band(auc, ["scope", "seed"], "auc").groupby("scope")[["random_lo", "random_hi"]].mean()
+        rnd_mean = auc[auc["direction"] == "random"].groupby("scope")["auc"].mean()
 
-    width = max(3.0, 0.75 * len(quantities) + 1.2)
-    fig, axes = plt.subplots(
-        1, len(scopes), figsize=(width * len(scopes), 3.8), sharey=True, layout="constrained", squeeze=False
-    )
+    nrows, ncols = _grid_shape(len(scopes), max_cols=2)
+    fig, gs = _figure(nrows, ncols, 2.5, extra=0.35)
+    cells = [gs[i // ncols, i % ncols] for i in range(nrows * ncols)]
+    axes = _panels(fig, cells[: len(scopes)], sharey=True)
+    spare = cells[len(scopes)] if len(cells) > len(scopes) else None
     pos = {q: i for i, q in enumerate(quantities)}
     offset = {"ascending": -0.15, "descending": 0.15}
-    for ax, scope in zip(axes[0], scopes, strict=True):
-        if scope in band.index:
+    for ax, scope in zip(axes, scopes, strict=True):
+        if has_random and scope in band.index:
             lo, hi = band.loc[scope, "random_lo"], band.loc[scope, "random_hi"]
             ax.axhspan(
                 lo,
@@ -324,7 +470,7 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
                 s["mean"],
                 c=cols,
                 marker=DIRECTION_MARKER[direction],
-                s=55,
+                s=40,
                 edgecolors="black",
                 linewidths=0.6,
                 zorder=3,
@@ -343,5 +489,128 @@ def plot_auc_summary(auc: pd.DataFrame, scopes: Sequence[str] | None = None) -> 
         Line2D([], [], color=COLORS["random"], label="random (mean)"),
         Patch(color=COLORS["random"], alpha=0.35, lw=0, label=RANDOM_BAND_LABEL),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize="small", frameon=False)
+    _legend(fig, handles, spare, ncols=2)
+    return fig
+
+
+def plot_network_composition(composition: pd.DataFrame, quantities: Sequence[str] = QUANTITIES) -> Figure:
+    """Which hidden layers the whole-network orders ablate first.
+
+    Rows = quantities, columns = ascending / descending (panel titles "<SHORT> ascending" / "<SHORT>
+    descending"). Per panel, a stacked area of each hidden layer's share of the first k ablated neurons
+    (mean over seeds; one grey per layer, light = layer 1) against the neurons ablated [%]; the dashed lines
+    mark the layers' sizes, where a random order's shares lie. Each layer's area has ``gid``
+    ``"{quantity}/{direction}/layer {N}"``. ``composition`` is :func:`nbsrc.analysis.network_order_layers`.
+    """
+    _require(composition, "composition", ["seed", "quantity", "direction", "k", "fraction", "layer", "share"])
+    quantities = _check_quantities(quantities)
+    for q in quantities:
+        if not (composition["quantity"] == q).any():
+            fail("quantities", q, "has no rows in composition")
+    layers = sorted(int(x) for x in composition["layer"].unique())
+    mean = composition.groupby(["quantity", "direction", "k", "layer"])[["fraction", "share"]].mean()
+    # the layers' sizes: their shares once every neuron is ablated
+    last = composition[composition["k"] == composition.groupby("seed")["k"].transform("max")]
+    sizes = last.groupby("layer")["share"].mean().reindex(layers).fillna(0).to_numpy()
+    colors = layer_colors(len(layers))
+
+    nrows, ncols = len(quantities), len(DIRECTIONS)
+    fig, gs = _figure(nrows, ncols, 1.75, extra=0.6)
+    cells = [gs[i, j] for i in range(nrows) for j in range(ncols)]
+    axes = iter(_panels(fig, cells, sharex=True, sharey=True))
+    for q in quantities:
+        for direction in DIRECTIONS:
+            ax = next(axes)
+            if (q, direction) not in mean.index.droplevel(["k", "layer"]):
+                fail("composition", f"{q} {direction}", "has no rows for this quantity and direction")
+            panel = mean.loc[(q, direction)]
+            shares = panel["share"].unstack("layer").reindex(columns=layers).fillna(0)
+            x = panel["fraction"].groupby("k").mean().reindex(shares.index).to_numpy() * 100
+            areas = ax.stackplot(
+                x, shares.to_numpy().T * 100, colors=colors, edgecolor="white", linewidth=0.3
+            )
+            for area, layer in zip(areas, layers, strict=True):
+                area.set_gid(f"{q}/{direction}/layer {layer}")
+            for level in np.cumsum(sizes)[:-1] * 100:
+                ax.axhline(level, color="black", gapcolor="white", ls="--", lw=1.0, gid="layer sizes")
+            ax.set(title=f"{SHORT[q]} {direction}", xlabel=X_ABLATED, ylabel=Y_SHARE)
+            ax.set(xlim=(0, 100), ylim=(0, 100))
+            ax.grid(False)
+    handles = [
+        Patch(facecolor=c, edgecolor="white", label=f"layer {layer}")
+        for c, layer in zip(colors, layers, strict=True)
+    ] + [Line2D([], [], color="black", gapcolor="white", ls="--", lw=1.0, label="layer sizes (random order)")]
+    _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 4))
+    fig.suptitle("whole-network orders: hidden layers of the neurons ablated first")
+    return fig
+
+
+def plot_auc_gaps(indicators: pd.DataFrame) -> Figure:
+    """The indicators across datasets: each quantity's AUC gap to the random mean per scope.
+
+    Two rows per dataset group — ascending − random (top) and random − descending (bottom) — by up to
+    three datasets per row (more wrap into further row pairs); x = scope (network, layer 1..L), points with
+    error bars (mean ± std over seeds) coloured by quantity, the grey zero line is the random mean. A good
+    indicator sits above zero in both rows. Each quantity's points are one line with ``gid``
+    ``"{dataset}/{gap}/{quantity}"`` (gap "asc_gap" or "desc_gap").
+    """
+    _require(
+        indicators,
+        "indicators",
+        ["dataset", "scope", "quantity", "asc_gap_mean", "asc_gap_std", "desc_gap_mean", "desc_gap_std"],
+    )
+    if indicators.empty:
+        fail("indicators", "empty table", "needs at least one row")
+    datasets = list(pd.unique(indicators["dataset"]))
+    scopes = ordered_scopes(indicators["scope"].unique())
+    quantities = [q for q in QUANTITIES if q in set(indicators["quantity"])]
+    for q in set(indicators["quantity"]) - set(quantities):
+        check_choice("quantity", q, QUANTITIES)
+    xpos = {s: i for i, s in enumerate(scopes)}
+    dodge = 0.62 / max(len(quantities), 1)
+    offset = {q: (i - (len(quantities) - 1) / 2) * dodge for i, q in enumerate(quantities)}
+    ticks = [s if scope_layer(s) is None else str(scope_layer(s)) for s in scopes]
+
+    ncols = min(MAX_COLS, len(datasets))
+    blocks = math.ceil(len(datasets) / ncols)
+    fig, gs = _figure(2 * blocks, ncols, 2.05, extra=0.7)
+    rows: dict[str, list[Axes]] = {"asc_gap": [], "desc_gap": []}
+    for i, dataset in enumerate(datasets):
+        for r, gap in enumerate(GAP_LABELS):
+            share = rows[gap][0] if rows[gap] else None
+            ax = fig.add_subplot(gs[2 * (i // ncols) + r, i % ncols], sharey=share)
+            rows[gap].append(ax)
+            ax.axhline(0, color=COLORS["random"], lw=1.2, gid="random/zero", zorder=1)
+            table = indicators[indicators["dataset"] == dataset]
+            for q in quantities:
+                sel = table[table["quantity"] == q]
+                if sel.empty:
+                    continue
+                sel = sel.iloc[np.argsort(sel["scope"].map(xpos).to_numpy(), kind="stable")]
+                x = sel["scope"].map(xpos).to_numpy() + offset[q]
+                drawn = ax.errorbar(
+                    x,
+                    sel[f"{gap}_mean"].to_numpy(),
+                    yerr=sel[f"{gap}_std"].fillna(0).to_numpy(),
+                    fmt="o",
+                    ms=4,
+                    color=COLORS[q],
+                    elinewidth=1.1,
+                    capsize=0,
+                    label=SHORT[q],
+                    zorder=3,
+                )
+                drawn.lines[0].set_gid(f"{dataset}/{gap}/{q}")
+            ax.set_xticks(range(len(scopes)), ticks)
+            ax.set_xlim(-0.5, len(scopes) - 0.5)
+            ax.set(title=str(dataset), xlabel="scope: network / layer", ylabel=GAP_LABELS[gap])
+            ax.grid(False, axis="x")
+    handles = [
+        Line2D([], [], ls="none", marker="o", ms=4, color=COLORS[q], label=SHORT[q]) for q in quantities
+    ] + [
+        Line2D([], [], color="black", lw=1.1, marker="|", ms=6, label="± std over seeds"),
+        Line2D([], [], color=COLORS["random"], lw=1.2, label="random (mean), gap 0"),
+    ]
+    _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 4))
+    fig.suptitle("AUC gap to random; good: > 0 in both rows")
     return fig

@@ -1,4 +1,9 @@
-"""Tables and small worked examples that the chapters display (Markdown strings and figures)."""
+"""Tables, worked examples and result files of the chapters.
+
+Tables are Markdown strings (the book renders notebook Markdown with MyST, so they become real HTML
+tables); numbers are formatted by :func:`num` (never "-0.000") and :func:`pm` (mean ± std). Each
+dataset chapter saves its claims, accuracies and good-indicator gaps to ``results/`` for the summary.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,25 @@ import torch
 from matplotlib.figure import Figure
 
 from nbsrc.analysis import ChapterResults
+from nbsrc.checks import check_choice
+from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
 from nbsrc.quantize import quantize
-from nbsrc.vocabulary import COLORS, SHORT, TITLES
+from nbsrc.vocabulary import COLORS, SHORT, TITLES, ordered_scopes
+
+
+def num(x: float, digits: int = 3, signed: bool = False) -> str:
+    """``x`` rounded to ``digits`` decimals, without a minus sign on a value that rounds to zero."""
+    text = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+    if float(text) == 0:
+        text = f"{0.0:+.{digits}f}" if signed else f"{0.0:.{digits}f}"
+    return text
+
+
+def pm(mean: float, std: float, digits: int = 3, signed: bool = False) -> str:
+    """"mean ± std" (std 0 when not a number: a single seed)."""
+    return f"{num(mean, digits, signed)} ± {num(0.0 if np.isnan(std) else std, digits)}"
 
 
 def accuracy_table(results: ChapterResults) -> str:
@@ -27,17 +47,30 @@ def accuracy_table(results: ChapterResults) -> str:
         f"Architecture: hidden widths {widths}, {config.activation}, {config.epochs} epochs, "
         f"batch size {config.batch_size}, learning rate {config.lr:g} ({config.lr_schedule}), "
         f"dropout {config.dropout:g}, batch norm {config.batch_norm}, weight decay {config.weight_decay:g}."
-        f"\n\n| seed | test accuracy [%] |\n|---|---|\n{rows}\n| mean ± std | {acc.mean():.2f} ± "
-        f"{acc.std(ddof=1) if len(acc) > 1 else 0.0:.2f} |\n"
+        f"\n\n| seed | test accuracy [%] |\n|---|---|\n{rows}\n"
+        f"| mean ± std | {pm(acc.mean(), acc.std(ddof=1) if len(acc) > 1 else 0.0, 2)} |\n"
     )
 
 
 def auc_table(auc: pd.DataFrame, value: str = "auc") -> str:
-    """A per-curve summary (``auc`` or ``threshold_fraction``) as mean ± std over seeds (random: mean of
-    the orders first), rows: quantity and direction, columns: scope, as Markdown."""
+    """A per-curve summary (``auc`` or ``threshold_fraction``) as mean ± std over seeds, rows: quantity
+    and direction, columns: scope, as Markdown. Random orders are averaged within a seed first.
+
+    A threshold fraction is NaN where the curve never falls below the threshold: a cell says "never"
+    when no seed's curve crosses it, and "m ± s (j of n seeds)" when only j seeds' curves do (random:
+    a seed counts when the mean over its orders that cross is defined).
+    """
     per_seed = auc.groupby(["scope", "quantity", "direction", "seed"])[value].mean()
-    stats = per_seed.groupby(["scope", "quantity", "direction"]).agg(["mean", "std"]).fillna(0.0)
-    cells = stats.apply(lambda r: f"{r['mean']:.3f} ± {r['std']:.3f}", axis=1).unstack("scope")
+
+    def cell(values: pd.Series) -> str:
+        crossed = values.dropna()
+        if crossed.empty:
+            return "never"
+        text = pm(crossed.mean(), crossed.std(ddof=1) if len(crossed) > 1 else 0.0)
+        return text if len(crossed) == len(values) else f"{text} ({len(crossed)} of {len(values)} seeds)"
+
+    cells = per_seed.groupby(["scope", "quantity", "direction"]).agg(cell).unstack("scope")
+    cells = cells[ordered_scopes(cells.columns)]
     cells.index = [f"{SHORT[q]} {d}" if d != "random" else "random (mean of orders)" for q, d in cells.index]
     return cells.to_markdown()
 
@@ -49,11 +82,11 @@ def indicator_summary(indicators: pd.DataFrame) -> str:
             "scope": indicators.scope,
             "quantity": indicators.quantity.map(SHORT),
             "asc − random": [
-                f"{m:+.3f} ± {s:.3f}"
+                pm(m, s, signed=True)
                 for m, s in zip(indicators.asc_gap_mean, indicators.asc_gap_std, strict=True)
             ],
             "random − desc": [
-                f"{m:+.3f} ± {s:.3f}"
+                pm(m, s, signed=True)
                 for m, s in zip(indicators.desc_gap_mean, indicators.desc_gap_std, strict=True)
             ],
             "asc above band (share of seeds)": indicators.asc_above.round(2),
@@ -77,8 +110,8 @@ def worked_examples() -> str:
     csi = class_selectivity_index(codes.double(), labels, 4)
     expected = ["2, 2, 2 (Y is fully determined)", "0, 0, 0", "1, 0, 0 (one fair bit, unrelated to Y)"]
     rows = "\n".join(
-        f"| {name} | {info.entropy[i]:.3f} | {info.mutual_information[i]:.3f} | {info.kl_selectivity[i]:.3f} "
-        f"| {csi[i]:.3f} | {expected[i]} |"
+        f"| {name} | {num(info.entropy[i])} | {num(info.mutual_information[i])} "
+        f"| {num(info.kl_selectivity[i])} | {num(csi[i])} | {expected[i]} |"
         for i, name in enumerate(neurons)
     )
     return (
@@ -93,7 +126,7 @@ def quantizer_demo(n: int = 2000, seed: int = 0) -> Figure:
 
     rng = np.random.default_rng(seed)
     t = torch.from_numpy(np.maximum(rng.normal(0.3, 1.0, size=(n, 1)), 0.0))
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6), layout="constrained")
     for ax, (method, bins) in zip(axes, [("binary", 2), ("equal_width", 4), ("equal_mass", 4)], strict=True):
         codes, n_values = quantize(t, method, "relu", bins)
         counts = np.bincount(codes[:, 0].numpy(), minlength=n_values)
@@ -119,43 +152,69 @@ def splits_table(val_size: int = 10000) -> str:
 
 # ------------------------------------------------------------------------------------------------ results
 
+RESULT_KINDS = ("claims", "accuracy", "indicators")
+
+
 def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[str, Any]) -> Path:
-    """Write a chapter's claims table (and its test accuracies) to ``results_dir`` for the summary."""
+    """Write a chapter's claims table, its test accuracies and its good-indicator gaps to
+    ``results_dir`` (``<dataset>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``) for the summary."""
     folder = Path(parameters["results_dir"])
     folder.mkdir(parents=True, exist_ok=True)
     dataset = parameters["dataset"]
-    claims.assign(dataset=dataset).to_csv(folder / f"{dataset}-claims.csv", index=False)
-    results.accuracies.assign(dataset=dataset).to_csv(folder / f"{dataset}-accuracy.csv", index=False)
+    tables = {
+        "claims": claims,
+        "accuracy": results.accuracies,
+        "indicators": indicator_table(results.auc),
+    }
+    for kind, table in tables.items():
+        table.assign(dataset=dataset).to_csv(folder / f"{dataset}-{kind}.csv", index=False)
     return folder / f"{dataset}-claims.csv"
+
+
+def join_results(datasets: list[str], results_dir: str | Path, kind: str = "claims") -> pd.DataFrame:
+    """One kind of result file (claims, accuracy, indicators) of the given datasets, one below the other."""
+    check_choice("kind", kind, RESULT_KINDS)
+    folder = Path(results_dir)
+    missing = [d for d in datasets if not (folder / f"{d}-{kind}.csv").exists()]
+    if missing:
+        raise FileNotFoundError(f"no {kind} table for {missing} in {folder}: execute those chapters first")
+    # a verdict "n/a" is a word, not a missing value
+    options = {"keep_default_na": False} if kind == "claims" else {}
+    frames = [pd.read_csv(folder / f"{d}-{kind}.csv", **options) for d in datasets]
+    return pd.concat(frames, ignore_index=True)
 
 
 def join_claims(datasets: list[str], results_dir: str | Path) -> pd.DataFrame:
     """The claims tables of the given datasets, one below the other."""
-    folder = Path(results_dir)
-    missing = [d for d in datasets if not (folder / f"{d}-claims.csv").exists()]
-    if missing:
-        raise FileNotFoundError(f"no claims table for {missing} in {folder}: execute those chapters first")
-    return pd.concat([pd.read_csv(folder / f"{d}-claims.csv") for d in datasets], ignore_index=True)
+    return join_results(datasets, results_dir, "claims")
 
 
 def verdict_matrix(joined: pd.DataFrame) -> pd.DataFrame:
-    """Claims x datasets, each cell the verdict."""
+    """Claims x datasets, each cell the verdict, with the paper's statement first."""
     matrix = joined.pivot(index="claim", columns="dataset", values="verdict")
     matrix = matrix[[d for d in DATASETS if d in matrix.columns]].rename(columns=TITLES)
+    claims = list(dict.fromkeys(joined.claim))  # the chapters' order, not alphabetical
     paper = joined.drop_duplicates("claim").set_index("claim").paper
-    return matrix.assign(**{"the paper's claim": paper})[["the paper's claim", *matrix.columns]]
+    table = matrix.assign(**{"the paper's claim": paper})[["the paper's claim", *matrix.columns]]
+    return table.loc[claims]
 
 
-def discussion(joined: pd.DataFrame) -> str:
-    """One paragraph per claim quoting each dataset's verdict and number; and the summary for the intro."""
-    paragraphs = []
-    for claim, rows in joined.groupby("claim"):
-        counts = rows.verdict.value_counts()
-        tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("agrees", "partly", "disagrees"))
-        lines = "\n".join(
-            f"- {TITLES.get(r.dataset, r.dataset)}: **{r.verdict}**. {r.measured}" for r in rows.itertuples()
-        )
-        paragraphs.append(
-            f"**{claim}**: *{rows.paper.iloc[0]}* Over {len(rows)} datasets: {tally}.\n\n{lines}"
-        )
-    return "\n\n".join(paragraphs)
+def with_titles(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``dataset`` column in the readers' names (MNIST, Fashion-MNIST, CIFAR-10)."""
+    return table.assign(dataset=table.dataset.map(lambda d: TITLES.get(d, d)))
+
+
+def ks_table(largest: pd.DataFrame) -> str:
+    """Per quantity, the pair of layers whose KS statistic (mean ± std over seeds) is largest, as Markdown
+    (the table of :func:`nbsrc.claims.largest_layer_ks`)."""
+    if largest.empty:
+        return "Fewer than two hidden layers: no pair of layers to compare."
+    table = pd.DataFrame(
+        {
+            "quantity": largest.quantity.map(SHORT),
+            "layers": [f"{a} and {b}" for a, b in zip(largest.layer_a, largest.layer_b, strict=True)],
+            "KS statistic": [pm(m, s, 2) for m, s in zip(largest.ks_mean, largest.ks_std, strict=True)],
+            f"strong (>= {STRONG_KS})": largest.strong.map({True: "yes", False: "no"}),
+        }
+    )
+    return table.to_markdown(index=False)

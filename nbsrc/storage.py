@@ -34,9 +34,12 @@ def load_or_discard(path: Path, read: Callable[[Path], T]) -> T | None:
         return None
     try:
         return read(path)
-    except Exception as error:  # any failure to read means the entry is unusable
+    except (MemoryError, PermissionError):  # the machine's problem, not the entry's: keep it
+        raise
+    except Exception as error:  # any other failure to read means the entry is unusable
+        detail = " ".join(str(error).split())[:200]
         warnings.warn(
-            f"corrupted cache entry {path} ({type(error).__name__}: {error}); deleted, recomputing",
+            f"corrupted cache entry {path} ({type(error).__name__}: {detail}); deleted, recomputing",
             stacklevel=2,
         )
         path.unlink(missing_ok=True)

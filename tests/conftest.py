@@ -13,7 +13,10 @@ import torch
 
 # ------------------------------------------------------------------------------------------------ data
 
-DATA_MD = Path(__file__).resolve().parents[2] / "shared" / "DATA.md"
+# A byte-identical copy of the project's ../shared/DATA.md (the SHA-256 sums every route must reproduce),
+# kept in the repository so that the checksum cross-checks never depend on a file outside it.
+# When DATA.md changes, copy it again: `cp ../shared/DATA.md tests/fixtures/DATA.md`.
+DATA_MD = Path(__file__).resolve().parent / "fixtures" / "DATA.md"
 
 
 def write_idx(path: Path, a: np.ndarray) -> None:
@@ -45,11 +48,15 @@ def parse_data_md(text: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def data_md() -> dict:
-    """The SHA-256 sums of ../shared/DATA.md (skips if the file is not there)."""
-    if not DATA_MD.is_file():
-        pytest.skip(f"{DATA_MD} not found")
-    return parse_data_md(DATA_MD.read_text())
+def data_md_text() -> str:
+    """The text of DATA.md (tests/fixtures/DATA.md, in the repository: never skipped)."""
+    return DATA_MD.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def data_md(data_md_text) -> dict:
+    """The SHA-256 sums of DATA.md (see :func:`parse_data_md`)."""
+    return parse_data_md(data_md_text)
 
 
 @pytest.fixture(scope="session")

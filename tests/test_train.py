@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,7 +44,9 @@ def same_state(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def cache_files(folder: Path) -> list[str]:
+def cache_files(root: Path) -> list[str]:
+    """The entries of the model cache under the cache root ``root`` (its models/ folder)."""
+    folder = root / "models"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
@@ -127,12 +130,18 @@ def test_config_key_depends_on_every_field_and_data():
 
 
 def test_cache_dir(monkeypatch, tmp_path):
-    assert cache_dir(tmp_path) == tmp_path
+    """The model cache is models/ under the cache root: the argument, NBSRC_CACHE, else XDG / home."""
+    assert cache_dir(tmp_path) == tmp_path / "models"
+    assert cache_dir(str(tmp_path)) == tmp_path / "models"
     monkeypatch.setenv("NBSRC_CACHE", str(tmp_path / "env"))
-    assert cache_dir() == tmp_path / "env"
+    assert cache_dir() == tmp_path / "env" / "models"
+    assert cache_dir(tmp_path / "arg") == tmp_path / "arg" / "models"
     monkeypatch.delenv("NBSRC_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "nbsrc" / "models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "nbsrc" / "models"
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -221,10 +230,11 @@ def test_cache_roundtrip(splits, trained, tmp_path, monkeypatch):
     assert first.key == SMALL.key(splits.fingerprint)
     files = cache_files(tmp_path)
     assert files == [f"mnist-{first.key}.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]  # nothing beside models/
     assert same_state(first.model.state_dict(), trained.model.state_dict())
 
     # the entry loads under weights_only=True
-    payload = torch.load(tmp_path / files[0], map_location="cpu", weights_only=True)
+    payload = torch.load(tmp_path / "models" / files[0], map_location="cpu", weights_only=True)
     assert same_state(payload["state_dict"], first.model.state_dict())
     assert payload["history"] == first.history
 
@@ -232,7 +242,9 @@ def test_cache_roundtrip(splits, trained, tmp_path, monkeypatch):
         raise AssertionError("train() called on a cache hit")
 
     monkeypatch.setattr(train_mod, "train", no_training)
-    second = train_or_load(SMALL, splits, cache=tmp_path, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a good entry loads without a warning
+        second = train_or_load(SMALL, splits, cache=tmp_path, progress=False)
     assert second.from_cache is True
     assert second.key == first.key
     assert second.history == first.history
@@ -262,6 +274,7 @@ def test_mismatched_splits_raise(splits, tmp_path):
     with pytest.raises(ValueError, match="splits"):
         train_or_load(replace(SMALL, standardize=False), splits, cache=tmp_path, progress=False)
     assert cache_files(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []  # not even an empty models/ folder
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
@@ -276,10 +289,75 @@ def test_crash_during_save_leaves_no_entry(splits, tmp_path, monkeypatch, exc):
     monkeypatch.setattr(train_mod.torch, "save", crashing_save)
     with pytest.raises(exc, match="simulated crash"):
         train_or_load(config, splits, cache=tmp_path, progress=False)
-    assert cache_files(tmp_path) == []  # neither a .pt entry nor a temporary file
+    assert (tmp_path / "models").is_dir()  # the write began there ...
+    assert cache_files(tmp_path) == []  # ... and left neither a .pt entry nor a temporary file
 
     monkeypatch.setattr(train_mod.torch, "save", real_save)
     result = train_or_load(config, splits, cache=tmp_path, progress=False)
     assert result.from_cache is False
     assert cache_files(tmp_path) == [f"mnist-{result.key}.pt"]
     assert train_or_load(config, splits, cache=tmp_path, progress=False).from_cache is True
+
+
+def test_nbsrc_cache_names_the_root_and_models_go_under_it(splits, tmp_path, monkeypatch):
+    """NBSRC_CACHE=<root> puts the networks in <root>/models, never in <root> itself or beside it."""
+    root = tmp_path / "root"
+    monkeypatch.setenv("NBSRC_CACHE", str(root))
+    config = replace(SMALL, train_limit=300)
+    first = train_or_load(config, splits, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]
+    assert sorted(p.name for p in root.iterdir()) == ["models"]
+    assert cache_files(root) == [f"mnist-{first.key}.pt"]
+    monkeypatch.delenv("NBSRC_CACHE")
+    assert train_or_load(config, splits, cache=root, progress=False).from_cache is True  # the same entry
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "truncate_tail":  # the end of the zip archive (its central directory) is missing
+        path.write_bytes(data[:-10])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "garbage":
+        path.write_bytes(b"not a torch file" * 100)
+    elif how == "wrong_payload":  # a readable file that is not this network
+        torch.save({"state_dict": {"w": torch.zeros(2)}, "history": {}}, path)
+    else:
+        raise ValueError(how)
+
+
+@pytest.mark.parametrize("how", ["truncate", "truncate_tail", "empty", "garbage", "wrong_payload"])
+def test_corrupted_model_entry_is_reported_and_retrained(splits, tmp_path, monkeypatch, how):
+    config = replace(SMALL, train_limit=300)
+    first = train_or_load(config, splits, cache=tmp_path, progress=False)
+    (name,) = cache_files(tmp_path)
+    path = tmp_path / "models" / name
+    _damage(path, how)
+
+    calls = []
+    real_train = train_mod.train
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train", counted)
+    with pytest.warns(UserWarning, match=rf"(?s)corrupted cache entry .*{re.escape(name)}.*recomputing"):
+        second = train_or_load(config, splits, cache=tmp_path, progress=False)
+    assert calls == [1]  # retrained, once
+    assert second.from_cache is False and second.key == first.key
+    assert same_state(second.model.state_dict(), first.model.state_dict())
+    assert second.history == first.history
+    assert cache_files(tmp_path) == [name]  # replaced under the same name, nothing beside it
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert same_state(payload["state_dict"], first.model.state_dict())
+
+    # the new entry is a plain hit: no warning, no training
+    monkeypatch.setattr(train_mod, "train", lambda *a, **k: pytest.fail("trained on a cache hit"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = train_or_load(config, splits, cache=tmp_path, progress=False)
+    assert third.from_cache is True
+    assert same_state(third.model.state_dict(), first.model.state_dict())

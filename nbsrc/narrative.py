@@ -1,0 +1,358 @@
+"""The book's prose that depends on results: sentences generated from the computed tables.
+
+Every number in a chapter's text comes from here (never typed): each function takes the tables a
+chapter computed and returns Markdown. Gaps are AUC differences (area under test accuracy against the
+fraction of neurons ablated, so 1.0 is a curve that stays at 100 %), mean ± std over seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nbsrc.analysis import ChapterResults
+from nbsrc.claims import indicator_table, separation
+from nbsrc.report import num, pm
+from nbsrc.vocabulary import (
+    INDICATOR_QUANTITIES,
+    NETWORK,
+    SHORT,
+    TITLES,
+    VERDICTS,
+    layer_scopes,
+    random_band,
+    scope_layer,
+)
+
+#: The paper's claims that the book does not test yet (METHOD.md section 5), by name.
+NOT_TESTED = {
+    "C5": "the relation depends on the activation function, and so does the benefit of bias balancing",
+    "C7": "pruning with bias balancing partly removes the need to retrain",
+    "C8": "ascending and descending curves against the random band reveal redundancy and synergy",
+    "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
+    "C10": "single neurons in the information plane during training (an extension)",
+}
+
+
+def _names(quantities: list[str]) -> str:
+    names = [SHORT[q] for q in quantities]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _good_clause(good: list[str]) -> str:
+    """"Ranked across the whole network, X is a good indicator" (or none / several)."""
+    if not good:
+        return "Ranked across the whole network, no quantity is a good indicator of importance"
+    verb = "is a good indicator" if len(good) == 1 else "are good indicators"
+    return f"Ranked across the whole network, {_names(good)} {verb} of importance"
+
+
+def _percent(x: float, digits: int = 1) -> str:
+    return f"{num(100 * x, digits)} %"
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float]:
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+# ------------------------------------------------------------------------------------------ a chapter
+
+
+def accuracy_sentence(results: ChapterResults) -> str:
+    """How many networks, and their test accuracy."""
+    acc = results.accuracies.test_accuracy * 100
+    seeds = results.accuracies.seed.tolist()
+    config = results.configs[0]
+    widths = "-".join(map(str, config.widths))
+    several = len(seeds) > 1
+    return (
+        f"{len(seeds)} {config.activation} network{'s' if several else ''} with hidden widths "
+        f"{widths} (seed{'s' if several else ''} {', '.join(map(str, seeds))}) reach"
+        f"{'' if several else 'es'} a test accuracy of {pm(*_mean_std(acc), 2)} %"
+        f"{' (mean ± std)' if several else ''}."
+    )
+
+
+def training_sentence(results: ChapterResults) -> str:
+    """Reading of the training figure: the loss and validation accuracy at the first and last epoch."""
+    h = results.histories
+    first, last = h[h.epoch == h.epoch.min()], h[h.epoch == h.epoch.max()]
+    return (
+        f"Over {int(h.epoch.max())} epoch{'s' if h.epoch.max() > 1 else ''} the training loss falls from "
+        f"{pm(*_mean_std(first.train_loss))} to {pm(*_mean_std(last.train_loss))} nats and the "
+        f"validation accuracy rises from {pm(*_mean_std(first.val_accuracy * 100), 2)} % to "
+        f"{pm(*_mean_std(last.val_accuracy * 100), 2)} % (mean ± std over seeds)."
+    )
+
+
+def claim_sentence(claims: pd.DataFrame, claim: str) -> str:
+    """One claim's verdict on this dataset, its number and (unless it agrees) the reason, as Markdown."""
+    row = claims.set_index("claim").loc[claim]
+    reason = f" {row.reason}" if "reason" in row and isinstance(row.reason, str) else ""
+    return f"**{claim}** ({row.verdict}): {row.measured}.{reason}"
+
+
+def thresholds(results: ChapterResults, scope: str) -> pd.DataFrame:
+    """Per quantity and direction (and random): the fraction ablated at which accuracy first falls below
+    chance + half the gap, mean over the seeds whose curve crosses it (NaN if none), and how many do."""
+    rows = results.auc[results.auc.scope == scope]
+    per_seed = rows.groupby(["quantity", "direction", "seed"]).threshold_fraction.mean()
+    grouped = per_seed.groupby(["quantity", "direction"])
+    return pd.DataFrame({"fraction": grouped.mean(), "crossed": grouped.count(), "seeds": grouped.size()})
+
+
+def earliest_ascending_collapse(results: ChapterResults, composition: pd.DataFrame) -> dict | None:
+    """The whole-network ascending order (least-ranked neurons first) whose accuracy falls below chance +
+    half the gap earliest, with the random orders' fraction and the layer most of its first k neurons
+    come from. None when no ascending order gets that low."""
+    table = thresholds(results, NETWORK)
+    ascending = table.xs("ascending", level="direction").dropna(subset=["fraction"])
+    if ascending.empty:
+        return None
+    quantity = ascending.fraction.idxmin()
+    fraction = float(ascending.fraction[quantity])
+    widths = results.configs[0].widths
+    n = sum(widths)
+    k = max(1, int(round(fraction * n)))
+    shares = composition[
+        (composition.quantity == quantity) & (composition.direction == "ascending") & (composition.k == k)
+    ].groupby("layer").share.mean()
+    top = int(shares.idxmax())
+    return {
+        "quantity": quantity,
+        "fraction": fraction,
+        "random": float(table.fraction.get(("random", "random"), np.nan)),
+        "k": k,
+        "n": n,
+        "layer": top,
+        "share": float(shares[top]),
+        "layer_share": widths[top - 1] / n,
+    }
+
+
+def collapse_sentence(results: ChapterResults, composition: pd.DataFrame, short: bool = False) -> str:
+    """The earliest collapse of a whole-network ascending order against random, and the layers its first
+    neurons come from (a layer's share among them against its share of the network)."""
+    c = earliest_ascending_collapse(results, composition)
+    if c is None:
+        return (
+            "No whole-network ascending order brings accuracy below chance + half the gap to the intact "
+            "network before the last neuron."
+        )
+    random_text = "random orders never get there"
+    if not np.isnan(c["random"]):
+        random_text = f"random orders: {_percent(c['random'])}"
+    takes_one_layer = c["share"] >= 0.8 or c["share"] >= 2 * c["layer_share"]
+    if short:
+        return (
+            f"Ranked in one list, ascending {SHORT[c['quantity']]} collapses the network after only "
+            f"{_percent(c['fraction'])} of its hidden neurons ({random_text}), "
+            f"{_percent(c['share'], 0)} of them from layer {c['layer']}."
+        )
+    reading = (
+        f"ranked in one list, the quantity takes layer {c['layer']} first and silences it before the other "
+        f"layers are touched"
+        if takes_one_layer
+        else "the order draws on the layers roughly in proportion to their sizes, so the collapse is not "
+        "the loss of one layer"
+    )
+    return (
+        f"The earliest collapse of an ascending order is {SHORT[c['quantity']]}'s: accuracy falls below "
+        f"chance + half the gap after {_percent(c['fraction'])} of all hidden neurons ({c['k']} of {c['n']}; "
+        f"{random_text}). Those first {c['k']} neurons come {_percent(c['share'], 0)} from layer "
+        f"{c['layer']}, which holds {_percent(c['layer_share'], 0)} of the network's neurons: {reading}."
+    )
+
+
+def network_paragraph(results: ChapterResults, composition: pd.DataFrame) -> str:
+    """Reading of the whole-network figure (C1): good indicators, the two gaps, the earliest collapse."""
+    ind = indicator_table(results.auc)
+    rows = ind[(ind.scope == NETWORK) & ind.quantity.isin(INDICATOR_QUANTITIES)].set_index("quantity")
+    good = rows.index[rows.good].tolist()
+    desc = rows.desc_gap_mean.idxmax()
+    above = rows.index[rows.asc_above == 1.0].tolist()
+    below = rows.index[rows.asc_gap_mean < 0].tolist()
+    parts = [
+        _good_clause(good)
+        + " (ascending above the random band and descending below it in every seed).",
+        f"Removing the highest-ranked neurons first hurts most for {SHORT[desc]} (random − descending "
+        f"{pm(rows.desc_gap_mean[desc], rows.desc_gap_std[desc], signed=True)} AUC).",
+    ]
+    if above:
+        parts.append(
+            f"Removing the lowest-ranked first keeps accuracy above the band only for {_names(above)}."
+        )
+    else:
+        parts.append("Removing the lowest-ranked first never keeps accuracy above the random band.")
+    if below:
+        worst = rows.asc_gap_mean[below].idxmin()
+        parts.append(
+            f"For {_names(below)} it does worse than random on average, most for {SHORT[worst]} "
+            f"(ascending − random {pm(rows.asc_gap_mean[worst], rows.asc_gap_std[worst], signed=True)})."
+        )
+    parts.append(collapse_sentence(results, composition))
+    return " ".join(parts)
+
+
+def layers_paragraph(results: ChapterResults) -> str:
+    """Reading of the layer-wise figure (C2, C4, C6): MI and KL sel. per layer, the separations, depth."""
+    ind = indicator_table(results.auc)
+    layer_rows = ind[(ind.scope != NETWORK) & ind.quantity.isin(["mutual_information", "kl_selectivity"])]
+    n_cases = len(layer_rows)
+    desc_below = int((layer_rows.desc_below == 1.0).sum())
+    asc_ok = int((layer_rows.ascending >= layer_rows.random_lo).sum())
+    sep = separation(results.auc)
+    sep = sep[sep.scope != NETWORK].groupby(["seed", "quantity"]).separation.mean().groupby("quantity")
+    sep_text = ", ".join(
+        f"{SHORT[q]} {pm(*_mean_std(sep.get_group(q)), signed=True)}"
+        for q in ("mutual_information", "kl_selectivity", "entropy", "csi")
+        if q in sep.groups
+    )
+    band = random_band(results.auc, ["seed", "scope"], "auc")
+    depth = band[band.scope != NETWORK].groupby("scope").random_mean
+    depth_text = ", ".join(
+        f"layer {scope_layer(s)} {pm(*_mean_std(depth.get_group(s)))}" for s in layer_scopes(depth.groups)
+    )
+    return (
+        f"Within a layer, descending MI or KL selectivity falls below the random band in every seed in "
+        f"{desc_below} of {n_cases} layer × quantity cases, and ascending stays at or above the band's "
+        f"lower edge in {asc_ok} of {n_cases}. How far ascending and descending lie apart (AUC ascending − "
+        f"descending, mean over layers): {sep_text}. Random-order AUC per layer, a measure of how much "
+        f"the layer tolerates losing neurons at random: {depth_text}."
+    )
+
+
+def verdicts_paragraph(claims: pd.DataFrame) -> str:
+    """The tally of verdicts and, for each claim that does not simply agree, the reason."""
+    counts = claims.verdict.value_counts()
+    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts.get(v, 0))
+    lines = [f"Of {len(claims)} verdicts on this dataset: {tally}."]
+    if "reason" in claims:
+        lines += [
+            f"- **{r.claim}** ({r.verdict}): {r.reason}" for r in claims.itertuples() if r.verdict != "agrees"
+        ]
+    return "\n".join(lines)
+
+
+def chapter_findings(results: ChapterResults, claims: pd.DataFrame, composition: pd.DataFrame) -> str:
+    """ "What this chapter finds": 3-6 sentences, every number computed."""
+    verdict = claims.set_index("claim").verdict
+    ind = indicator_table(results.auc)
+    net = ind[(ind.scope == NETWORK) & ind.quantity.isin(INDICATOR_QUANTITIES)]
+    good = net.quantity[net.good].tolist()
+    layer_rows = ind[(ind.scope != NETWORK) & ind.quantity.isin(["mutual_information", "kl_selectivity"])]
+    desc_below = int((layer_rows.desc_below == 1.0).sum())
+    agree = [c for c, v in verdict.items() if v == "agrees"]
+    disagree = [c for c, v in verdict.items() if v == "disagrees"]
+    sentences = [
+        accuracy_sentence(results),
+        _good_clause(good)
+        + f" (C1: {verdict.get('C1', 'n/a')}).",
+        f"Within a layer, removing the neurons with the most MI or KL selectivity first costs more "
+        f"accuracy than random orders in {desc_below} of {len(layer_rows)} layer × quantity cases "
+        f"(C2 as the paper words it: {verdict.get('C2w', 'n/a')}; with the book's stricter two-sided "
+        f"rule: {verdict.get('C2', 'n/a')}).",
+        collapse_sentence(results, composition, short=True),
+        f"The paper's claims agree here for {', '.join(agree) or 'none'} and disagree for "
+        f"{', '.join(disagree) or 'none'}; the reasons are in the last section.",
+    ]
+    return " ".join(sentences)
+
+
+# ------------------------------------------------------------------------------------------ the summary
+
+
+def _share_words(count: int, total: int) -> str:
+    """How a share reads in a sentence: "almost always", "mostly", "in about half", "rarely"."""
+    share = count / total if total else 0.0
+    return (
+        "almost always"
+        if share >= 0.9
+        else "mostly"
+        if share >= 0.6
+        else "in about half of the cases"
+        if share >= 0.4
+        else "rarely"
+    )
+
+
+def summary_answer(claims: pd.DataFrame, indicators: pd.DataFrame) -> str:
+    """The book's answer to "which neurons matter?" in two sentences, with its numbers (all datasets)."""
+    layer_rows = indicators[
+        (indicators.scope != NETWORK) & indicators.quantity.isin(["mutual_information", "kl_selectivity"])
+    ]
+    total = len(layer_rows)
+    desc_below = int((layer_rows.desc_below == 1.0).sum())
+    asc_above = int((layer_rows.asc_above == 1.0).sum())
+    net = indicators[(indicators.scope == NETWORK) & indicators.quantity.isin(INDICATOR_QUANTITIES)]
+    n_good = int(net.good.sum())
+    datasets = claims.dataset.nunique()
+    return (
+        f"Within a layer, removing the neurons with the most mutual information or KL selectivity about "
+        f"the class first costs more accuracy than random orders {_share_words(desc_below, total)} "
+        f"({desc_below} of {total} layer × quantity cases over {datasets} datasets), while removing the "
+        f"least informative first beats random orders {_share_words(asc_above, total)} ({asc_above} of "
+        f"{total}): informative neurons matter more, but uninformative ones are not free to drop. Ranked "
+        f"across the whole network, the quantities are good indicators in {n_good} of {len(net)} "
+        f"quantity × dataset cases."
+    )
+
+
+def claim_discussion(claims: pd.DataFrame) -> str:
+    """Per claim: the paper's statement, each dataset's verdict and its reason, as Markdown."""
+    paragraphs = []
+    for claim in dict.fromkeys(claims.claim):
+        rows = claims[claims.claim == claim]
+        lines = "\n".join(
+            f"- {TITLES.get(r.dataset, r.dataset)}: **{r.verdict}**. "
+            + (r.reason if "reason" in rows and isinstance(r.reason, str) else r.measured)
+            for r in rows.itertuples()
+        )
+        paragraphs.append(f"**{claim}**: *{rows.paper.iloc[0]}*\n\n{lines}")
+    return "\n\n".join(paragraphs)
+
+
+def not_tested() -> str:
+    """The paper's claims the book does not test yet, by name, as a Markdown list."""
+    return "\n".join(f"- **{c}**: {text}." for c, text in NOT_TESTED.items())
+
+
+def dataset_contrast(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
+    """Where the verdicts differ between datasets, and how the datasets' networks differ (accuracy)."""
+    verdicts = claims.pivot(index="claim", columns="dataset", values="verdict")
+    differ = [c for c in dict.fromkeys(claims.claim) if verdicts.loc[c].nunique() > 1]
+    acc = accuracies.groupby("dataset").test_accuracy.agg(["mean", "std"]) * 100
+    order = [d for d in TITLES if d in acc.index]
+    acc_text = ", ".join(f"{TITLES[d]} {pm(acc.loc[d, 'mean'], acc.loc[d, 'std'], 1)} %" for d in order)
+    if not differ:
+        return f"Every claim gets the same verdict on every dataset. Test accuracy: {acc_text}."
+    lines = [
+        f"- **{c}**: " + ", ".join(f"{TITLES.get(d, d)} *{verdicts.loc[c, d]}*" for d in order)
+        for c in differ
+    ]
+    return (
+        f"The verdicts differ between datasets for {', '.join(differ)}:\n\n" + "\n".join(lines) + "\n\n"
+        f"The datasets differ most in how well a fully connected network fits them (test accuracy: "
+        f"{acc_text}). A network far from perfect accuracy has a smaller gap between its intact accuracy and "
+        f"chance, so its ablation curves and their random bands are compressed into a narrower range. "
+        f"The book measures the verdicts, not this cause: whether accuracy "
+        f"explains the differences would need networks of graded accuracy on one dataset."
+    )
+
+
+def write_intro_summary(claims: pd.DataFrame, indicators: pd.DataFrame, results_dir: str | Path) -> Path:
+    """Write ``<results_dir>/summary.md`` for the intro: the answer, the verdicts, the untested claims."""
+    from nbsrc.report import verdict_matrix
+
+    path = Path(results_dir) / "summary.md"
+    path.write_text(
+        summary_answer(claims, indicators)
+        + "\n\n"
+        + verdict_matrix(claims).to_markdown()
+        + "\n\nNot tested yet:\n\n"
+        + not_tested()
+        + "\n"
+    )
+    return path

@@ -1,0 +1,127 @@
+"""nbsrc.narrative (generated prose: each number must be the computed one) and the composition of the
+whole-network orders it reads."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbsrc import narrative
+from nbsrc.analysis import network_order_layers
+from nbsrc.vocabulary import QUANTITIES
+
+
+def test_network_order_layers_matches_brute_force():
+    rng = np.random.default_rng(0)
+    widths = {1: 5, 2: 3}
+    rows = [
+        {"seed": 0, "layer": layer, "neuron": i, "quantity": q, "value": float(rng.integers(0, 4))}
+        for q in ("entropy", "csi")
+        for layer, n in widths.items()
+        for i in range(n)
+    ]
+    measures = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # row order must not matter
+    table = network_order_layers(measures)
+    for q in ("entropy", "csi"):
+        sub = measures[measures.quantity == q].sort_values(["layer", "neuron"])
+        values, layers = sub.value.to_numpy(), sub.layer.to_numpy()
+        for direction, key in (("ascending", values), ("descending", -values)):
+            order = sorted(range(len(values)), key=lambda i, key=key: (key[i], i))  # stable, ties by index
+            for k in range(1, len(values) + 1):
+                first = layers[order[:k]]
+                got = table[(table.quantity == q) & (table.direction == direction) & (table.k == k)]
+                for layer in widths:
+                    share = got[got.layer == layer].share.item()
+                    assert share == np.mean(first == layer)
+    sums = table.groupby(["quantity", "direction", "k"]).share.sum()
+    np.testing.assert_allclose(sums, 1.0)
+
+
+def results_with_collapse(widths=(60, 30, 10)) -> SimpleNamespace:
+    """Thresholds: every order crosses at 0.5 of the network, L2 norm ascending already at 0.1 and the
+    random orders at 0.6; one seed's CSI descending never crosses."""
+    rows = []
+    for seed in range(3):
+        for q in QUANTITIES:
+            for direction in ("ascending", "descending"):
+                value = 0.1 if (q, direction) == ("weight_norm", "ascending") else 0.5
+                if (q, direction, seed) == ("csi", "descending", 0):
+                    value = np.nan
+                rows.append((seed, "network", q, direction, 0, 0.8, value))
+        for order in range(4):
+            rows.append((seed, "network", "random", "random", order, 0.8, 0.6))
+    auc = pd.DataFrame(
+        rows, columns=["seed", "scope", "quantity", "direction", "order", "auc", "threshold_fraction"]
+    )
+    return SimpleNamespace(auc=auc, configs=[SimpleNamespace(widths=widths)])
+
+
+def composition_for(k: int, shares: dict[int, float]) -> pd.DataFrame:
+    base = {"quantity": "weight_norm", "direction": "ascending", "k": k}
+    return pd.DataFrame(
+        [{**base, "seed": s, "layer": layer, "share": v} for s in range(3) for layer, v in shares.items()]
+    )
+
+
+def test_collapse_sentence_names_the_earliest_order_and_its_layers():
+    results = results_with_collapse()
+    composition = composition_for(10, {1: 0.9, 2: 0.1, 3: 0.0})  # 10 % of 100 neurons
+    text = narrative.collapse_sentence(results, composition)
+    assert "The earliest collapse of an ascending order is L2 norm's" in text
+    assert "after 10.0 % of all hidden neurons (10 of 100; random orders: 60.0 %)" in text
+    assert "90 % from layer 1, which holds 60 % of the network's neurons" in text
+    assert "takes layer 1 first" in text  # 90 % of the first neurons: one layer first
+    short = narrative.collapse_sentence(results, composition, short=True)
+    assert "ascending L2 norm collapses the network after only 10.0 %" in short
+    proportional = narrative.collapse_sentence(results, composition_for(10, {1: 0.6, 2: 0.3, 3: 0.1}))
+    assert "roughly in proportion to their sizes" in proportional
+
+
+def test_thresholds_count_the_seeds_that_cross():
+    table = narrative.thresholds(results_with_collapse(), "network")
+    assert table.loc[("csi", "descending"), "crossed"] == 2
+    assert table.loc[("csi", "descending"), "seeds"] == 3
+    assert table.loc[("weight_norm", "ascending"), "fraction"] == pytest.approx(0.1)
+
+
+def test_verdicts_paragraph_gives_the_reason_of_each_verdict_that_does_not_agree():
+    claims = pd.DataFrame(
+        {
+            "claim": ["C1", "C2", "C3"],
+            "verdict": ["agrees", "partly", "n/a"],
+            "reason": ["margin 0.1", "ascending below the band by 0.009", "one layer"],
+        }
+    )
+    text = narrative.verdicts_paragraph(claims)
+    assert "1 agrees, 1 partly, 1 n/a" in text
+    assert "**C2** (partly): ascending below the band by 0.009" in text
+    assert "**C3** (n/a): one layer" in text
+    assert "margin 0.1" not in text
+
+
+def test_summary_answer_counts_cases_over_datasets():
+    rows = []
+    for dataset in ("mnist", "cifar10"):
+        for scope in ("network", "layer 1", "layer 2"):
+            for q in ("mutual_information", "kl_selectivity", "entropy", "csi"):
+                desc = 1.0 if (scope != "network" and (dataset == "mnist" or q == "kl_selectivity")) else 0.0
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "scope": scope,
+                        "quantity": q,
+                        "desc_below": desc,
+                        "asc_above": 0.0,
+                        "good": scope == "network" and q == "csi" and dataset == "mnist",
+                    }
+                )
+    indicators = pd.DataFrame(rows)
+    claims = pd.DataFrame({"dataset": ["mnist", "cifar10"], "claim": ["C1", "C1"]})
+    text = narrative.summary_answer(claims, indicators)
+    # layer cases of MI and KL sel.: mnist 4 of 4, cifar10 2 (KL sel.) of 4
+    assert "mostly (6 of 8 layer × quantity cases over 2 datasets)" in text
+    assert "rarely (0 of 8)" in text
+    assert "good indicators in 1 of 8 quantity × dataset cases" in text

@@ -1,0 +1,118 @@
+"""nbsrc.report: number formatting, tables (NaN cases included), worked examples, result files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbsrc import report
+from nbsrc.vocabulary import TITLES
+
+
+@pytest.mark.parametrize(
+    ("x", "digits", "signed", "expected"),
+    [
+        (-0.0001, 3, False, "0.000"),
+        (-0.0004, 3, True, "+0.000"),
+        (-0.0, 2, False, "0.00"),
+        (0.1234, 3, False, "0.123"),
+        (-0.1236, 3, True, "-0.124"),
+        (0.0005, 3, True, "+0.001"),
+        (12.345, 1, False, "12.3"),
+    ],
+)
+def test_num_never_prints_minus_zero(x, digits, signed, expected):
+    assert report.num(x, digits, signed) == expected
+
+
+def test_pm_formats_mean_and_std_and_a_single_seed():
+    assert report.pm(0.5, 0.0123) == "0.500 ± 0.012"
+    assert report.pm(-0.00001, float("nan"), signed=True) == "+0.000 ± 0.000"
+
+
+def thresholds_frame(values: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    """An auc table of one scope with given per-seed threshold fractions (and AUC = 0.5 + seed / 10)."""
+    rows = []
+    for (quantity, direction), per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            rows.append(
+                {
+                    "seed": seed,
+                    "scope": "network",
+                    "quantity": quantity,
+                    "direction": direction,
+                    "order": 0,
+                    "auc": 0.5 + seed / 10,
+                    "threshold_fraction": value,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def cells(markdown: str) -> dict[str, str]:
+    """Row label -> the first data cell of a one-column Markdown table."""
+    lines = [line for line in markdown.splitlines()[2:] if line.strip()]
+    return {parts[1].strip(): parts[2].strip() for parts in (line.split("|") for line in lines)}
+
+
+def test_auc_table_says_never_and_counts_the_seeds_that_cross():
+    frame = thresholds_frame(
+        {
+            ("entropy", "ascending"): [np.nan, np.nan, np.nan],
+            ("entropy", "descending"): [0.1, np.nan, 0.3],
+            ("csi", "ascending"): [0.2, 0.4, 0.6],
+        }
+    )
+    table = cells(report.auc_table(frame, "threshold_fraction"))
+    assert table["H ascending"] == "never"  # not "0.000 ± 0.000", which would read as an immediate collapse
+    assert table["H descending"] == f"0.200 ± {np.std([0.1, 0.3], ddof=1):.3f} (2 of 3 seeds)"
+    assert table["CSI ascending"] == "0.400 ± 0.200"
+
+
+def test_auc_table_averages_random_orders_within_a_seed_first():
+    frame = thresholds_frame({("entropy", "ascending"): [0.1, 0.2]})
+    random = pd.DataFrame(
+        {
+            "seed": [0, 0, 1, 1],
+            "scope": "network",
+            "quantity": "random",
+            "direction": "random",
+            "order": [0, 1, 0, 1],
+            "auc": [0.2, 0.4, 0.6, 1.0],
+            "threshold_fraction": np.nan,
+        }
+    )
+    table = cells(report.auc_table(pd.concat([frame, random]), "auc"))
+    seed_means = [0.3, 0.8]
+    assert table["random (mean of orders)"] == f"{np.mean(seed_means):.3f} ± {np.std(seed_means, ddof=1):.3f}"
+
+
+def test_worked_examples_equal_the_hand_values():
+    rows = [line.split("|")[1:-1] for line in report.worked_examples().splitlines()[2:]]
+    values = {row[0].strip(): [cell.strip() for cell in row[1:5]] for row in rows}
+    assert values["equal to the class (4 values)"][:3] == ["2.000", "2.000", "2.000"]
+    assert values["constant"][:3] == ["0.000", "0.000", "0.000"]  # no "-0.000"
+    assert values["independent of the class (binary)"][:3] == ["1.000", "0.000", "0.000"]
+    # CSI of the neuron equal to the class: mu = (0, 1, 2, 3), (3 - 1) / (3 + 1)
+    assert values["equal to the class (4 values)"][3] == "0.500"
+    assert "-0.000" not in report.worked_examples()
+
+
+def test_result_files_round_trip(tmp_path):
+    claims = pd.DataFrame(
+        {"claim": ["C1", "C2"], "paper": ["p1", "p2"], "measured": ["m1", "m2"], "verdict": ["agrees", "n/a"]}
+    )
+    for dataset in ("mnist", "cifar10"):
+        claims.assign(dataset=dataset).to_csv(tmp_path / f"{dataset}-claims.csv", index=False)
+    joined = report.join_results(["mnist", "cifar10"], tmp_path, "claims")
+    assert list(joined.dataset) == ["mnist", "mnist", "cifar10", "cifar10"]
+    matrix = report.verdict_matrix(joined)
+    assert list(matrix.index) == ["C1", "C2"]
+    assert list(matrix.columns) == ["the paper's claim", "MNIST", "CIFAR-10"]
+    assert matrix.loc["C2", "CIFAR-10"] == "n/a"
+    with pytest.raises(FileNotFoundError, match="fashion_mnist"):
+        report.join_results(["fashion_mnist"], tmp_path, "claims")
+    with pytest.raises(ValueError, match="invalid kind='curves'"):
+        report.join_results(["mnist"], tmp_path, "curves")
+    assert list(report.with_titles(joined).dataset.unique()) == [TITLES["mnist"], TITLES["cifar10"]]
