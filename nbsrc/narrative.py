@@ -67,8 +67,9 @@ def accuracy_sentence(results: ChapterResults) -> str:
     config = results.configs[0]
     widths = "-".join(map(str, config.widths))
     several = len(seeds) > 1
+    activation = {"relu": "ReLU"}.get(config.activation, config.activation)
     return (
-        f"{len(seeds)} {config.activation} network{'s' if several else ''} with hidden widths "
+        f"{len(seeds)} {activation} network{'s' if several else ''} with hidden widths "
         f"{widths} (seed{'s' if several else ''} {', '.join(map(str, seeds))}) reach"
         f"{'' if several else 'es'} a test accuracy of {pm(*_mean_std(acc), 2)} %"
         f"{' (mean ± std)' if several else ''}."
@@ -182,10 +183,14 @@ def network_paragraph(results: ChapterResults, composition: pd.DataFrame) -> str
     ]
     if above:
         parts.append(
-            f"Removing the lowest-ranked first keeps accuracy above the band only for {_names(above)}."
+            f"Removing the lowest-ranked first keeps accuracy above the band in every seed only for "
+            f"{_names(above)}."
         )
     else:
-        parts.append("Removing the lowest-ranked first never keeps accuracy above the random band.")
+        parts.append(
+            "For no quantity does removing the lowest-ranked first keep accuracy above the random band in "
+            "every seed."
+        )
     if below:
         worst = rows.asc_gap_mean[below].idxmin()
         parts.append(

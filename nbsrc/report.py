@@ -213,7 +213,7 @@ def ks_table(largest: pd.DataFrame) -> str:
         {
             "quantity": largest.quantity.map(SHORT),
             "layers": [f"{a} and {b}" for a, b in zip(largest.layer_a, largest.layer_b, strict=True)],
-            "KS statistic": [pm(m, s, 2) for m, s in zip(largest.ks_mean, largest.ks_std, strict=True)],
+            "KS statistic": [pm(m, s) for m, s in zip(largest.ks_mean, largest.ks_std, strict=True)],
             f"strong (>= {STRONG_KS})": largest.strong.map({True: "yes", False: "no"}),
         }
     )

@@ -382,17 +382,17 @@ def test_c3_asks_one_pair_of_layers_on_average_over_seeds():
     result = claim_c3(measures)
     assert result["verdict"] == "disagrees"
     mean = (FAR + 2 * NEAR) / 3 / WIDTH
-    assert f"MI: layers 1–2, {mean:.2f}±" in result["measured"]
+    assert f"MI: layers 1–2, {mean:.3f}±" in result["measured"]
     assert result["reason"].startswith(f"The largest pair mean stays below {STRONG_KS} for 4 of 4 quantities")
-    assert f"KL sel. {mean:.2f} (layers 1–2, {STRONG_KS - mean:.2f} short)" in result["reason"]
+    assert f"KL sel. {mean:.3f} (layers 1–2, {STRONG_KS - mean:.3f} short)" in result["reason"]
 
     # the same pair (layers 1 and 3) far apart in every seed: strong
     steady = {seed: (0, NEAR, FAR) for seed in (0, 1, 2)}
     result = claim_c3(measures_frame(positioned(steady), seeds=(0, 1, 2), widths=(WIDTH,) * 3))
     assert result["verdict"] == "agrees"
     for short in ("H", "MI", "KL sel.", "CSI"):
-        assert f"{short}: layers 1–3, {FAR / WIDTH:.2f}±0.00" in result["measured"]
-    assert f"smallest largest pair mean is H's, {FAR / WIDTH:.2f} (layers 1–3)" in result["reason"]
+        assert f"{short}: layers 1–3, {FAR / WIDTH:.3f}±0.000" in result["measured"]
+    assert f"smallest largest pair mean is H's, {FAR / WIDTH:.3f} (layers 1–3)" in result["reason"]
     largest = largest_layer_ks(measures_frame(positioned(steady), seeds=(0, 1, 2), widths=(WIDTH,) * 3))
     assert largest.strong.all() and (largest.layer_a == 1).all() and (largest.layer_b == 3).all()
 
@@ -400,11 +400,12 @@ def test_c3_asks_one_pair_of_layers_on_average_over_seeds():
 def test_c3_verdicts():
     same = claim_c3(measures_frame(identical))
     assert same["verdict"] == "disagrees"
-    assert "H: layers 1–2, 0.00±0.00" in same["measured"] and "MI: layers 1–2, 0.00±0.00" in same["measured"]
+    assert "H: layers 1–2, 0.000±0.000" in same["measured"]
+    assert "MI: layers 1–2, 0.000±0.000" in same["measured"]
     apart = claim_c3(measures_frame(disjoint))
     assert apart["verdict"] == "agrees"
     for short in ("H", "MI", "KL sel.", "CSI"):
-        assert f"{short}: layers 1–2, 1.00±0.00" in apart["measured"]
+        assert f"{short}: layers 1–2, 1.000±0.000" in apart["measured"]
     assert "L2 norm" not in apart["measured"]  # the weight norm is no information quantity
 
     def half(seed, layer, quantity, n):
@@ -637,7 +638,7 @@ def test_claims_table_all_agree():
     assert measured["C1"].startswith("good indicators: none")
     assert "holds in 6/6" in measured["C2"]
     assert "in every seed in 6/6" in measured["C2w"]
-    assert all(f"{s}: layers 1–2, 1.00±0.00" in measured["C3"] for s in ("H", "MI", "KL sel.", "CSI"))
+    assert all(f"{s}: layers 1–2, 1.000±0.000" in measured["C3"] for s in ("H", "MI", "KL sel.", "CSI"))
     assert "6/6" in measured["C4"] and "MI +0.200±0.000" in measured["C4"]
     assert "layer 1 0.500±0.000, layer 2 0.600±0.000, layer 3 0.700±0.000" in measured["C6"]
     reason = table.set_index("claim").reason
