@@ -35,7 +35,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from nbsrc.storage import cache_root, write_atomic
+from nbsrc.storage import cache_root, file_sha256, write_atomic
 
 log = logging.getLogger("nbsrc.assets")
 
@@ -79,15 +79,6 @@ class AssetUnavailableError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------- hashing
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_archive(path: str | Path, expected: str = MATHJAX_SHA256) -> None:

@@ -39,7 +39,8 @@ import torch
 import nbsrc
 from nbsrc.analysis import AnalysisSettings
 from nbsrc.checks import check_choice
-from nbsrc.data import DATASETS, file_sha256, fingerprint
+from nbsrc.data import DATASETS, fingerprint
+from nbsrc.storage import file_sha256
 from nbsrc.train import TrainConfig, default_config
 from nbsrc.vocabulary import TITLES
 

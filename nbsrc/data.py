@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from nbsrc.checks import check_choice, check_int
-from nbsrc.storage import cache_root, write_atomic
+from nbsrc.storage import cache_root, file_sha256, write_atomic
 
 log = logging.getLogger("nbsrc.data")
 
@@ -167,15 +167,6 @@ def data_root(root: str | Path | None = None) -> Path:
 def array_sha256(a: np.ndarray) -> str:
     """SHA-256 of an array's raw C-order bytes."""
     return hashlib.sha256(np.ascontiguousarray(a).data).hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _verify_file(path: Path, expected: str) -> None:

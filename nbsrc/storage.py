@@ -7,6 +7,7 @@ and ``data/`` (the verified datasets; ``NBSRC_DATA`` may move it on its own).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import warnings
@@ -64,3 +65,12 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
