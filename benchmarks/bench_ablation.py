@@ -39,18 +39,23 @@ def main() -> None:
     args = parser.parse_args()
 
     config = default_config(args.dataset)
-    splits = load_splits(config.dataset, val_size=config.val_size, seed=config.split_seed,
-                         standardize=config.standardize)
+    splits = load_splits(
+        config.dataset, val_size=config.val_size, seed=config.split_seed, standardize=config.standardize
+    )
     model = train_or_load(config, splits).model
     means = [h.mean(0) for h in model.hidden_outputs(splits.val.x)] if args.mode == "mean" else None
     n = sum(model.widths)
     order = neuron_orders(None, "random", n_random=1, seed=args.seed, n=n)[0]
     x, y = splits.test.x, splits.test.y
-    print(f"network {splits.train.x.shape[1]}-{'-'.join(map(str, model.widths))}-10, {len(x)} test images, "
-          f"whole-network curve of {n + 1} points, mode={args.mode}, torch threads={torch.get_num_threads()}")
+    print(
+        f"network {splits.train.x.shape[1]}-{'-'.join(map(str, model.widths))}-10, {len(x)} test images, "
+        f"whole-network curve of {n + 1} points, mode={args.mode}, torch threads={torch.get_num_threads()}"
+    )
 
     def curve(engine: str) -> np.ndarray:
-        return cumulative_curve(model, x, y, order, "network", args.mode, means, engine)
+        return cumulative_curve(
+            model, x, y, order, scope="network", mode=args.mode, means=means, engine=engine
+        )
 
     fast_s, fast = best_time(lambda: curve("fast"), args.repeats)
     print(f"fast engine      {fast_s:8.2f} s  (best of {args.repeats})", flush=True)

@@ -244,22 +244,20 @@ def cumulative_curve(
     x: Tensor,
     y: Tensor,
     order: Sequence[int] | np.ndarray | Tensor,
-    scope: int | str = "network",
-    mode: str = "zero",
-    means: Sequence[Tensor] | None = None,
-    engine: str = "fast",
-    dtype: torch.dtype = torch.float32,
-    device: str | torch.device | None = None,
     progress: bool = False,
-    **engine_options: int,
+    **options: object,
 ) -> np.ndarray:
-    """Test accuracy after ablating the first k neurons of ``order``, for k = 0..n (length n+1)."""
+    """Test accuracy after ablating the first k neurons of ``order``, for k = 0..n (length n+1).
+
+    ``options`` are :func:`cumulative_logits`'s, by keyword: ``scope``, ``mode``, ``means``, ``engine``,
+    ``dtype``, ``device``, ``chunk_size``, ``block_size``, ``intact``.
+    """
     if len(x) != len(y):
         fail("y", f"length {len(y)}", f"must have the same length as x ({len(x)})")
-    n_scope = len(scope_neurons(model.widths, scope)[0])
+    n_scope = len(scope_neurons(model.widths, options.get("scope", "network"))[0])
     correct = torch.zeros(n_scope + 1, dtype=torch.int64)
-    y = torch.as_tensor(y).to(resolve_device(device))
-    stream = cumulative_logits(model, x, order, scope, mode, means, engine, dtype, device, **engine_options)
+    y = torch.as_tensor(y).to(resolve_device(options.get("device")))
+    stream = cumulative_logits(model, x, order, **options)
     for block, k, logits in tqdm(stream, desc="ablation", disable=not progress, leave=False):
         hits = (logits.argmax(-1) == y[block]).sum(-1).cpu()
         correct[k : k + len(hits)] += hits

@@ -22,8 +22,8 @@ from nbsrc.vocabulary import (
     TITLES,
     VERDICTS,
     layer_scopes,
+    ordered_scopes,
     random_band,
-    scope_layer,
 )
 
 #: The paper's claims that the book does not test yet (METHOD.md section 5), by name.
@@ -218,7 +218,7 @@ def layers_paragraph(results: ChapterResults) -> str:
     band = random_band(results.auc, ["seed", "scope"], "auc")
     depth = band[band.scope != NETWORK].groupby("scope").random_mean
     depth_text = ", ".join(
-        f"layer {scope_layer(s)} {pm(*_mean_std(depth.get_group(s)))}" for s in layer_scopes(depth.groups)
+        f"{s} {pm(*_mean_std(depth.get_group(s)))}" for s in layer_scopes(depth.groups)
     )
     return (
         f"Within a layer, descending MI or KL selectivity falls below the random band in every seed in "
@@ -226,6 +226,32 @@ def layers_paragraph(results: ChapterResults) -> str:
         f"lower edge in {asc_ok} of {n_cases}. How far ascending and descending lie apart (AUC ascending − "
         f"descending, mean over layers): {sep_text}. Random-order AUC per layer, a measure of how much "
         f"the layer tolerates losing neurons at random: {depth_text}."
+    )
+
+
+def auc_paragraph(results: ChapterResults) -> str:
+    """Reading of the AUC figure: per scope the most damaging order against random, and the good
+    indicators (both gaps in every seed)."""
+    ind = indicator_table(results.auc)
+    ordered = ind.assign(random_mean=ind.descending + ind.desc_gap_mean)
+    parts = []
+    for scope in ordered_scopes(ordered.scope):
+        rows = ordered[ordered.scope == scope].set_index("quantity")
+        worst = rows.descending.idxmin()
+        parts.append(
+            f"{scope}: descending {SHORT[worst]} {num(rows.descending[worst])} against random "
+            f"{num(rows.random_mean[worst])}"
+        )
+    good = ind[ind.good]
+    good_text = (
+        "no quantity in any scope"
+        if good.empty
+        else ", ".join(f"{SHORT[r.quantity]} ({r.scope})" for r in good.itertuples())
+    )
+    return (
+        f"The lowest AUC in each scope, the most damaging order, and the random orders' mean AUC: "
+        f"{'; '.join(parts)}. Good indicators (ascending above and descending below the band in every "
+        f"seed): {good_text}."
     )
 
 

@@ -51,6 +51,7 @@ from nbsrc.vocabulary import (
     QUANTITIES,
     RANDOM_BAND_LABEL,
     SHORT,
+    layer_scope,
     layer_scopes,
     ordered_scopes,
     random_band,
@@ -537,7 +538,7 @@ def plot_network_composition(composition: pd.DataFrame, quantities: Sequence[str
             ax.set(xlim=(0, 100), ylim=(0, 100))
             ax.grid(False)
     handles = [
-        Patch(facecolor=c, edgecolor="white", label=f"layer {layer}")
+        Patch(facecolor=c, edgecolor="white", label=layer_scope(layer))
         for c, layer in zip(colors, layers, strict=True)
     ] + [Line2D([], [], color="black", gapcolor="white", ls="--", lw=1.0, label="layer sizes (random order)")]
     _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 4))

@@ -14,6 +14,11 @@ from nbsrc.train import TrainConfig, train
 SCOPES = [0, 1, 2, "network"]
 
 
+def opts(scope, mode, means, engine, dtype) -> dict:
+    """The curve options by keyword."""
+    return {"scope": scope, "mode": mode, "means": means, "engine": engine, "dtype": dtype}
+
+
 def random_network(activation: str, batch_norm: bool, seed: int = 0, widths=(13, 11, 7)) -> MLP:
     torch.manual_seed(seed)
     model = MLP(20, widths, 5, activation=activation, batch_norm=batch_norm)
@@ -65,8 +70,12 @@ def test_fast_equals_reference_float64_small_networks(activation, batch_norm, mo
                 model, x, order, scope, mode, means, "fast", torch.float64, chunk_size=5, block_size=64
             )
             torch.testing.assert_close(fast, ref, rtol=0, atol=1e-10)
-            curve_ref = cumulative_curve(model, x, y, order, scope, mode, means, "reference", torch.float64)
-            curve_fast = cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64)
+            curve_ref = cumulative_curve(
+                model, x, y, order, **opts(scope, mode, means, "reference", torch.float64)
+            )
+            curve_fast = cumulative_curve(
+                model, x, y, order, **opts(scope, mode, means, "fast", torch.float64)
+            )
             np.testing.assert_array_equal(curve_fast, curve_ref)
             assert len(curve_fast) == n + 1
 
@@ -88,15 +97,15 @@ def test_fast_equals_reference_trained_network(trained_mnist, mode, scope):
     n = len(scope_neurons(model.widths, scope)[0])
     order = neuron_orders(None, "random", n_random=1, seed=7, n=n)[0]
     # float64: identical curves at every k
-    curve64 = cumulative_curve(model, x, y, order, scope, mode, means, "reference", torch.float64)
+    curve64 = cumulative_curve(model, x, y, order, **opts(scope, mode, means, "reference", torch.float64))
     np.testing.assert_array_equal(
-        cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float64), curve64
+        cumulative_curve(model, x, y, order, **opts(scope, mode, means, "fast", torch.float64)), curve64
     )
     # float32: the rank-one updates do not drift; at most a handful of near ties flip
     ref32 = all_logits(model, x, order, scope, mode, means, "reference", torch.float32)
     fast32 = all_logits(model, x, order, scope, mode, means, "fast", torch.float32)
     assert float((fast32 - ref32).abs().max()) <= 1e-4
-    curve32 = cumulative_curve(model, x, y, order, scope, mode, means, "fast", torch.float32)
+    curve32 = cumulative_curve(model, x, y, order, **opts(scope, mode, means, "fast", torch.float32))
     assert np.abs(curve32 - curve64).max() * len(x) <= 5
     assert curve64[0] > 0.8  # the intact network works, so the comparison is not between two wrecks
 

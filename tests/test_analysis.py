@@ -74,7 +74,9 @@ def small_model(seed: int = 0, activation: str = "tanh", batch_norm: bool = Fals
 
 
 def reference(model, x, y, order, scope, mode="zero", means=None) -> np.ndarray:
-    return cumulative_curve(model, x, y, order, scope, mode, means, engine="reference", device="cpu")
+    return cumulative_curve(
+        model, x, y, order, scope=scope, mode=mode, means=means, engine="reference", device="cpu"
+    )
 
 
 # --------------------------------------------------------------------------------- auc / threshold

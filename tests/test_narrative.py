@@ -125,3 +125,26 @@ def test_summary_answer_counts_cases_over_datasets():
     assert "mostly (6 of 8 layer × quantity cases over 2 datasets)" in text
     assert "rarely (0 of 8)" in text
     assert "good indicators in 1 of 8 quantity × dataset cases" in text
+
+
+def test_auc_paragraph_names_the_most_damaging_order_per_scope():
+    rows = []
+    for seed in range(2):
+        for scope in ("network", "layer 1"):
+            for q in QUANTITIES:
+                desc = 0.2 if (scope, q) == ("network", "mutual_information") else 0.4
+                if (scope, q) == ("layer 1", "csi"):
+                    desc = 0.3
+                rows.append((seed, scope, q, "ascending", 0, 0.5, np.nan))
+                rows.append((seed, scope, q, "descending", 0, desc, np.nan))
+            for order in range(5):
+                rows.append((seed, scope, "random", "random", order, 0.5, np.nan))
+    auc = pd.DataFrame(
+        rows, columns=["seed", "scope", "quantity", "direction", "order", "auc", "threshold_fraction"]
+    )
+    text = narrative.auc_paragraph(SimpleNamespace(auc=auc))
+    assert "network: descending MI 0.200 against random 0.500" in text
+    assert "layer 1: descending CSI 0.300 against random 0.500" in text
+    assert (
+        "Good indicators (ascending above and descending below the band in every seed): no quantity" in text
+    )
