@@ -51,6 +51,7 @@ check-html: chromium
 
 bench: data
 	$(PY) benchmarks/bench_ablation.py
+	$(PY) benchmarks/bench_chapter.py
 	$(PY) benchmarks/bench_data.py
 
 clean:

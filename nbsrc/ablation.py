@@ -14,14 +14,19 @@ the next pre-activation by a rank-one term, z_{l+1} <- z_{l+1} - (T_l[:, i] - v_
 so z_{l+1} is kept and updated instead of recomputed, and everything upstream of the lowest ablated
 layer is computed once. The term is zero on the samples where T_l[:, i] already equals v_i (a silent
 ReLU under zero ablation), so only the rows that change go through the downstream layers, whose
-weights have the ablated columns removed and their fixed values folded into the bias. Per step the
-work is proportional to the rows that change and the layers above l, never to the whole network.
+weights have the ablated columns zeroed and their fixed values folded into the bias; every few dozen
+steps the ablated neurons leave the state and the weights altogether, so the products shrink as k
+grows. Per step the work is proportional to the rows that change and the surviving neurons above l.
+The curve counts correct predictions from the changed rows alone (a sample's prediction changes only
+when its logits do), never from all logits of every k.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -110,71 +115,170 @@ def _reference_logits(
             yield model(x, ablate=masks, values=values)[None]
 
 
-def _fast_logits(
+def _fast_steps(
     aff: AffineLayers,
     x: Tensor,
-    layers: Tensor,
-    indices: Tensor,
+    layers: np.ndarray,
+    indices: np.ndarray,
     values: list[Tensor],
-    chunk_size: int,
+    compact_every: int,
     intact_low: Tensor | None = None,
-) -> Iterator[Tensor]:
-    """Logits for k = 0..n, in consecutive chunks [K, N, C] (the first holds k = 0 alone).
+) -> Iterator[tuple[Tensor | None, Tensor]]:
+    """The changes of k = 0..n: ``(None, logits [N, C])`` for k = 0, then ``(rows, logits[rows])`` per k.
 
+    ``rows`` are the samples whose logits step k changes; every other sample keeps its logits.
     Notation: hidden layers l = 0..L-1, ``W[m]`` maps T_{m-1} (x for m = 0) to z_m, z_L = logits.
-    State: every z_m downstream of the lowest ablated layer, kept across steps. Ablating neuron i
-    of layer l at step k:
+    State: every z_m downstream of the lowest ablated layer. Ablating neuron i of layer l at step k:
 
-    * changes z_{l+1} by the rank-one term (T_l[:, i] - v_i) W_{l+1}[:, i]^T, applied in place and
-      only on the rows (samples) where T_l[:, i] != v_i; no layer at or below l is recomputed;
-    * so every z_m above l+1 changes on those rows only: they alone go through the downstream
-      layers, whose weights have the ablated neurons' columns removed and their fixed values
-      folded into the bias (W_m[:, j] v_j), so no mask is applied per sample.
+    * adds the rank-one term -(T_l[:, i] - v_i) W_{l+1}[:, i]^T to z_{l+1} in place (zero on the rows
+      where T_l[:, i] = v_i); no layer at or below l is recomputed;
+    * sends only the rows that changed through the layers above, whose weights have the ablated
+      neurons' columns zeroed and their fixed values folded into the bias (W_m[:, j] v_j), and
+      stores a recomputed z_m only while a later step still reads it (ablates layer m or m-1);
+    * every ``compact_every`` steps removes the ablated neurons from the state and the weights
+      (columns of z_l and W_{l+1}, rows of W_l and b_l), so the products shrink as k grows.
 
-    The logits of ``chunk_size`` consecutive k are gathered into one yielded (new) tensor.
     ``intact_low`` (the intact outputs of the lowest ablated layer on ``x``) skips the layers below.
     """
     act = activation_fn(aff.activation)
-    weights, biases = aff.weights, aff.biases
-    n_hidden = len(weights) - 1
+    act_ = activation_fn(aff.activation, inplace=True)
+    n_hidden = len(aff.weights) - 1
     low = int(layers.min())
     if intact_low is None:  # T_low: upstream of every ablation, computed once
         intact_low = x
         for m in range(low + 1):
-            intact_low = act(intact_low @ weights[m].T + biases[m])
+            intact_low = act(torch.addmm(aff.biases[m], intact_low, aff.weights[m].T))
+    # the output layer padded with zero rows to a multiple of 16 classes: GEMMs with 10 output
+    # columns run several times slower than with 16; the padded logits are never read
+    n_classes = len(aff.biases[-1])
+    weights = {m: aff.weights[m] for m in range(low + 1, n_hidden)}
+    weights[n_hidden] = torch.nn.functional.pad(aff.weights[-1], (0, 0, 0, -n_classes % 16))
+    biases = {m: aff.biases[m] for m in range(low + 1, n_hidden)}
+    biases[n_hidden] = torch.nn.functional.pad(aff.biases[-1], (0, -n_classes % 16))
     h = intact_low
     z: dict[int, Tensor] = {}
     for m in range(low + 1, n_hidden + 1):
         z[m] = torch.addmm(biases[m], h, weights[m].T)
         if m < n_hidden:
             h = act(z[m])
-    yield z[n_hidden][None].clone()
-    # W_m and b_m with the ablated neurons of layer m-1 folded out, updated as neurons go.
-    weight = {m: weights[m].clone() for m in range(low + 1, n_hidden + 1)}
-    bias = {m: biases[m].clone() for m in range(low + 1, n_hidden + 1)}
-    out = x.new_empty(chunk_size, *z[n_hidden].shape)
-    filled = 0
-    for layer, neuron in zip(layers.tolist(), indices.tolist(), strict=True):
-        column = intact_low[:, neuron] if layer == low else act(z[layer][:, neuron])
-        delta = column - values[layer][neuron]
+    yield None, z[n_hidden][:, :n_classes]
+    # the last step that reads z_m: one that ablates a neuron of layer m (its column) or m-1 (its update)
+    steps = np.arange(len(layers))
+    last_read = {m: steps[(layers == m) | (layers == m - 1)].max(initial=-1) for m in z}
+    low_columns = intact_low.T.contiguous()  # neuron-major: each neuron's outputs contiguous
+    weight = {m: w.clone() for m, w in weights.items()}
+    bias = {m: b.clone() for m, b in biases.items()}
+    # column[l][i]: where neuron i of layer l sits in z_l and among W_{l+1}'s columns (-1: removed)
+    column = {layer: np.arange(len(aff.biases[layer])) for layer in range(low, n_hidden)}
+    ablated: dict[int, list[int]] = {layer: [] for layer in column}
+    for k, (layer, neuron) in enumerate(zip(layers.tolist(), indices.tolist(), strict=True)):
+        c = int(column[layer][neuron])
+        output = low_columns[neuron] if layer == low else act(z[layer][:, c])
+        delta = output - values[layer][neuron]
         rows = torch.nonzero(delta).squeeze(1)
         above = layer + 1
-        outgoing = weight[above][:, neuron]
+        outgoing = weight[above][:, c].clone()  # contiguous: a strided vector makes addr_ slow
+        z[above].addr_(delta, outgoing, alpha=-1)
+        bias[above].add_(outgoing * values[layer][neuron])
+        weight[above][:, c] = 0.0  # the column leaves W_{l+1}
         z_rows = z[above].index_select(0, rows)
-        z_rows.addr_(delta[rows], outgoing, alpha=-1)
-        z[above].index_copy_(0, rows, z_rows)
-        bias[above] += outgoing * values[layer][neuron]
-        outgoing.zero_()  # a view: the column leaves W_{l+1}
         for m in range(above + 1, n_hidden + 1):
-            z_rows = torch.addmm(bias[m], act(z_rows), weight[m].T)
-            z[m].index_copy_(0, rows, z_rows)
-        out[filled].copy_(z[n_hidden])
-        filled += 1
-        if filled == chunk_size:
-            yield out.clone()
-            filled = 0
-    if filled:
-        yield out[:filled].clone()
+            z_rows = torch.addmm(bias[m], act_(z_rows), weight[m].T)
+            if k < last_read[m]:
+                z[m].index_copy_(0, rows, z_rows)
+        yield rows, z_rows[:, :n_classes]
+        ablated[layer].append(neuron)
+        if (k + 1) % compact_every == 0:
+            _compact(z, weight, bias, column, ablated, low)
+
+
+def _compact(
+    z: dict[int, Tensor],
+    weight: dict[int, Tensor],
+    bias: dict[int, Tensor],
+    column: dict[int, np.ndarray],
+    ablated: dict[int, list[int]],
+    low: int,
+) -> None:
+    """Remove the neurons ablated since the last compaction from the fast engine's state, in place."""
+    for layer, gone in ablated.items():
+        if not gone:
+            continue
+        keep = column[layer] >= 0
+        keep[gone] = False
+        kept = torch.as_tensor(column[layer][keep], device=bias[layer + 1].device)
+        weight[layer + 1] = weight[layer + 1].index_select(1, kept)
+        if layer > low:
+            z[layer] = z[layer].index_select(1, kept)
+            weight[layer] = weight[layer].index_select(0, kept)
+            bias[layer] = bias[layer].index_select(0, kept)
+        column[layer] = np.where(keep, np.cumsum(keep) - 1, -1)
+        gone.clear()
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One cumulative ablation, checked and placed on its device."""
+
+    model: MLP
+    x: Tensor
+    layers: np.ndarray  # layer of the k-th ablated neuron, k = 1..n
+    indices: np.ndarray  # its index within the layer
+    values: list[Tensor]
+    dtype: torch.dtype
+    device: torch.device
+
+
+def _problem(
+    model: MLP,
+    x: Tensor,
+    order: Sequence[int] | np.ndarray | Tensor,
+    scope: int | str,
+    mode: str,
+    means: Sequence[Tensor] | None,
+    dtype: torch.dtype,
+    device: str | torch.device | None,
+) -> _Problem:
+    layer_ids, index_ids = scope_neurons(model.widths, scope)
+    positions = _check_order(order, len(layer_ids))
+    values = ablation_values(model.widths, mode, means)
+    device = resolve_device(device)
+    values = [v.to(device=device, dtype=dtype) for v in values]
+    x = x.to(device=device, dtype=dtype)
+    return _Problem(model, x, layer_ids[positions], index_ids[positions], values, dtype, device)
+
+
+def _fast_blocks(
+    problem: _Problem, block_size: int, compact_every: int, intact: Sequence[Tensor] | None
+) -> Iterator[tuple[slice, Iterator[tuple[Tensor | None, Tensor]]]]:
+    """The fast engine's steps (see :func:`_fast_steps`) per block of at most ``block_size`` samples."""
+    if block_size < 1 or compact_every < 1:
+        fail("block_size/compact_every", (block_size, compact_every), "both must be positive integers")
+    model, x, device = problem.model, problem.x, problem.device
+    low = int(problem.layers.min())
+    if intact is not None and intact[low].dtype != problem.dtype:
+        fail(
+            "intact",
+            intact[low].dtype,
+            f"must have the engine's dtype {problem.dtype} (compute it in that dtype)",
+        )
+    if intact is not None and tuple(intact[low].shape) != (len(x), model.widths[low]):
+        fail(
+            "intact",
+            tuple(intact[low].shape),
+            f"expected model.hidden_outputs(x): layer {low} of shape {(len(x), model.widths[low])}",
+        )
+    aff = model.affine_layers(problem.dtype)
+    aff = AffineLayers(
+        tuple(w.to(device) for w in aff.weights), tuple(b.to(device) for b in aff.biases), aff.activation
+    )
+    for lo in range(0, len(x), block_size):
+        block = slice(lo, min(lo + block_size, len(x)))
+        start = None if intact is None else intact[low][block].to(device)
+        steps = _fast_steps(
+            aff, x[block], problem.layers, problem.indices, problem.values, compact_every, start
+        )
+        yield block, steps
 
 
 def cumulative_logits(
@@ -190,53 +294,43 @@ def cumulative_logits(
     chunk_size: int = 64,
     block_size: int = 16384,
     intact: Sequence[Tensor] | None = None,
+    compact_every: int = 32,
 ) -> Iterator[tuple[slice, int, Tensor]]:
     """Yield ``(sample_slice, k_start, logits [K, n_samples, C])`` covering every k = 0..n.
 
     ``order`` is a permutation of the scope's positions (see :func:`scope_neurons`); the k-th
-    ablated neuron is ``scope_neurons(...)[order[k-1]]``. Both engines yield the same blocks of
-    numbers; the reference engine one k at a time over all samples. ``intact``, the intact hidden
-    outputs on ``x`` (``model.hidden_outputs(x)``), lets the fast engine skip the unablated layers when
-    many curves share ``x``.
+    ablated neuron is ``scope_neurons(...)[order[k-1]]``. Both engines yield the same numbers; the
+    reference engine one k at a time over all samples, the fast engine ``chunk_size`` consecutive k
+    per block of ``block_size`` samples. ``intact``, the intact hidden outputs on ``x``
+    (``model.hidden_outputs(x)``), lets the fast engine skip the unablated layers when many curves
+    share ``x``; ``compact_every`` is how many steps pass between removals of ablated neurons.
     """
     check_choice("engine", engine, ENGINES)
-    layer_ids, index_ids = scope_neurons(model.widths, scope)
-    positions = _check_order(order, len(layer_ids))
-    values = ablation_values(model.widths, mode, means)
-    if chunk_size < 1 or block_size < 1:
-        fail("chunk_size/block_size", (chunk_size, block_size), "both must be positive integers")
-    device = resolve_device(device)
-    x = x.to(device=device, dtype=dtype)
-    values = [v.to(device=device, dtype=dtype) for v in values]
-    layers_np, indices_np = layer_ids[positions], index_ids[positions]
+    if chunk_size < 1:
+        fail("chunk_size", chunk_size, "must be a positive integer")
+    problem = _problem(model, x, order, scope, mode, means, dtype, device)
     if engine == "reference":
-        net = copy.deepcopy(model).to(device=device, dtype=dtype).eval()
-        for k, logits in enumerate(_reference_logits(net, x, layers_np, indices_np, values)):
-            yield slice(0, len(x)), k, logits
+        net = copy.deepcopy(model).to(device=problem.device, dtype=dtype).eval()
+        stream = _reference_logits(net, problem.x, problem.layers, problem.indices, problem.values)
+        for k, logits in enumerate(stream):
+            yield slice(0, len(problem.x)), k, logits
         return
-    aff = model.affine_layers(dtype)
-    aff = AffineLayers(
-        tuple(w.to(device) for w in aff.weights), tuple(b.to(device) for b in aff.biases), aff.activation
-    )
-    layers = torch.as_tensor(layers_np, device=device)
-    indices = torch.as_tensor(indices_np, device=device)
-    low = int(layers_np.min())
-    if intact is not None and intact[low].dtype != dtype:
-        fail("intact", intact[low].dtype, f"must have the engine's dtype {dtype} (compute it in that dtype)")
-    if intact is not None and tuple(intact[low].shape) != (len(x), model.widths[low]):
-        fail(
-            "intact",
-            tuple(intact[low].shape),
-            f"expected model.hidden_outputs(x): layer {low} of shape {(len(x), model.widths[low])}",
-        )
-    for lo in range(0, len(x), block_size):
-        block = slice(lo, min(lo + block_size, len(x)))
-        start = None if intact is None else intact[low][block].to(device)
-        k = 0
-        with torch.no_grad():
-            for logits in _fast_logits(aff, x[block], layers, indices, values, chunk_size, start):
-                yield block, k, logits
-                k += len(logits)
+    with torch.no_grad():
+        for block, steps in _fast_blocks(problem, block_size, compact_every, intact):
+            _, logits = next(steps)
+            yield block, 0, logits[None].clone()
+            logits = logits.clone()
+            out = logits.new_empty(chunk_size, *logits.shape)
+            k = filled = 0
+            for rows, changed in steps:
+                logits.index_copy_(0, rows, changed)
+                out[filled].copy_(logits)
+                filled += 1
+                if filled == chunk_size:
+                    yield block, k + 1, out.clone()
+                    k, filled = k + filled, 0
+            if filled:
+                yield block, k + 1, out[:filled].clone()
 
 
 def cumulative_curve(
@@ -250,15 +344,52 @@ def cumulative_curve(
     """Test accuracy after ablating the first k neurons of ``order``, for k = 0..n (length n+1).
 
     ``options`` are :func:`cumulative_logits`'s, by keyword: ``scope``, ``mode``, ``means``, ``engine``,
-    ``dtype``, ``device``, ``chunk_size``, ``block_size``, ``intact``.
+    ``dtype``, ``device``, ``chunk_size``, ``block_size``, ``intact``, ``compact_every``. The fast
+    engine counts the correct predictions from the rows each step changes, never from all logits.
     """
     if len(x) != len(y):
         fail("y", f"length {len(y)}", f"must have the same length as x ({len(x)})")
-    n_scope = len(scope_neurons(model.widths, options.get("scope", "network"))[0])
+    # every option with its default; an unknown keyword raises TypeError naming it
+    bound = inspect.signature(cumulative_logits).bind(model, x, order, **options)
+    bound.apply_defaults()
+    args = bound.arguments
+    check_choice("engine", args["engine"], ENGINES)
+    if args["engine"] == "reference":
+        return _curve_from_logits(y, progress, **args)
+    problem = _problem(
+        model, x, order, args["scope"], args["mode"], args["means"], args["dtype"], args["device"]
+    )
+    n = len(problem.layers)
+    y = torch.as_tensor(y).to(problem.device)
+    correct_counts = torch.zeros(n + 1, dtype=torch.int64, device=problem.device)
+    blocks = _fast_blocks(problem, args["block_size"], args["compact_every"], args["intact"])
+    n_blocks = -(-len(x) // args["block_size"])
+    bar = tqdm(total=n * n_blocks, desc="ablation", disable=not progress, leave=False)
+    with torch.no_grad():
+        for block, steps in blocks:
+            labels = y[block]
+            _, logits = next(steps)
+            correct = logits.argmax(1) == labels
+            change = torch.zeros(n + 1, dtype=torch.int64, device=problem.device)
+            change[0] = correct.sum()
+            for k, (rows, changed) in enumerate(steps, start=1):
+                now = changed.argmax(1) == labels.index_select(0, rows)
+                change[k] = now.sum() - correct.index_select(0, rows).sum()
+                correct.index_copy_(0, rows, now)
+                bar.update()
+            correct_counts += change.cumsum(0)
+    bar.close()
+    return correct_counts.cpu().double().numpy() / len(x)
+
+
+def _curve_from_logits(y: Tensor, progress: bool, **args: object) -> np.ndarray:
+    """The curve from :func:`cumulative_logits`' full logits (the reference engine's way)."""
+    n_scope = len(scope_neurons(args["model"].widths, args["scope"])[0])
     correct = torch.zeros(n_scope + 1, dtype=torch.int64)
-    y = torch.as_tensor(y).to(resolve_device(options.get("device")))
-    stream = cumulative_logits(model, x, order, **options)
-    for block, k, logits in tqdm(stream, desc="ablation", disable=not progress, leave=False):
+    y = torch.as_tensor(y).to(resolve_device(args["device"]))
+    for block, k, logits in tqdm(
+        cumulative_logits(**args), desc="ablation", disable=not progress, leave=False
+    ):
         hits = (logits.argmax(-1) == y[block]).sum(-1).cpu()
         correct[k : k + len(hits)] += hits
-    return correct.double().numpy() / len(x)
+    return correct.double().numpy() / len(args["x"])

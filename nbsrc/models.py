@@ -17,11 +17,13 @@ from nbsrc.checks import check_choice, check_int, fail
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 _ACTIVATION_FN = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+_ACTIVATION_FN_INPLACE = {"relu": torch.relu_, "sigmoid": torch.sigmoid_, "tanh": torch.tanh_}
 
 
-def activation_fn(name: str):
-    """The elementwise torch function for an activation name."""
-    return _ACTIVATION_FN[check_choice("activation", name, ACTIVATIONS)]
+def activation_fn(name: str, inplace: bool = False):
+    """The elementwise torch function for an activation name (its in-place form when ``inplace``)."""
+    functions = _ACTIVATION_FN_INPLACE if inplace else _ACTIVATION_FN
+    return functions[check_choice("activation", name, ACTIVATIONS)]
 
 
 def check_widths(widths: Sequence[int]) -> tuple[int, ...]:

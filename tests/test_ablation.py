@@ -65,18 +65,36 @@ def test_fast_equals_reference_float64_small_networks(activation, batch_norm, mo
         ]
         for order in orders:
             ref = all_logits(model, x, order, scope, mode, means, "reference", torch.float64)
-            # odd chunk and block sizes exercise the chunk and block boundaries
-            fast = all_logits(
-                model, x, order, scope, mode, means, "fast", torch.float64, chunk_size=5, block_size=64
-            )
-            torch.testing.assert_close(fast, ref, rtol=0, atol=1e-10)
+            # odd chunk, block and compaction sizes exercise their boundaries
+            for compact_every in (1, 4, 1000):
+                fast = all_logits(
+                    model,
+                    x,
+                    order,
+                    scope,
+                    mode,
+                    means,
+                    "fast",
+                    torch.float64,
+                    chunk_size=5,
+                    block_size=64,
+                    compact_every=compact_every,
+                )
+                torch.testing.assert_close(fast, ref, rtol=0, atol=1e-10)
             curve_ref = cumulative_curve(
                 model, x, y, order, **opts(scope, mode, means, "reference", torch.float64)
             )
-            curve_fast = cumulative_curve(
-                model, x, y, order, **opts(scope, mode, means, "fast", torch.float64)
-            )
-            np.testing.assert_array_equal(curve_fast, curve_ref)
+            for compact_every, block_size in ((3, 64), (1000, 16384)):
+                curve_fast = cumulative_curve(
+                    model,
+                    x,
+                    y,
+                    order,
+                    compact_every=compact_every,
+                    block_size=block_size,
+                    **opts(scope, mode, means, "fast", torch.float64),
+                )
+                np.testing.assert_array_equal(curve_fast, curve_ref)
             assert len(curve_fast) == n + 1
 
 
@@ -207,6 +225,12 @@ def test_bad_inputs():
         ablation_values(model.widths, "mean", [torch.zeros(13), torch.zeros(3), torch.zeros(7)])
     with pytest.raises(ValueError, match=r"invalid y='length 9'; must have the same length as x \(10\)"):
         cumulative_curve(model, x, y[:9], order, scope=0)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'chunks'"):
+        cumulative_curve(model, x, y, order, scope=0, chunks=3)
+    with pytest.raises(ValueError, match=r"invalid block_size/compact_every=\(16384, 0\); both must be positive"):
+        cumulative_curve(model, x, y, order, scope=0, compact_every=0)
+    with pytest.raises(ValueError, match=r"invalid chunk_size=0; must be a positive integer"):
+        list(cumulative_logits(model, x, order, scope=0, chunk_size=0))
 
 
 def test_precomputed_intact_outputs_give_the_same_logits():
