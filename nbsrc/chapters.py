@@ -38,10 +38,11 @@ import torch
 
 import nbsrc
 from nbsrc.analysis import AnalysisSettings
-from nbsrc.checks import check_choice
+from nbsrc.checks import check_choice, fail
 from nbsrc.data import DATASETS, fingerprint
+from nbsrc.recipes import recipe_config
 from nbsrc.storage import file_sha256
-from nbsrc.train import TrainConfig, default_config
+from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import TITLES
 
 # The package, wherever it is installed; its templates ship with it (package data).
@@ -54,25 +55,28 @@ BOOK = ROOT / "book"
 # The dataset chapter's parameters and their defaults (None: the dataset's default, see nbsrc.train).
 DATASET_PARAMETERS: dict[str, Any] = {
     "dataset": "mnist",
+    "recipe": "book",
     "widths": None,
-    "activation": "relu",
+    "activation": None,
     "epochs": None,
     "lr": None,
     "batch_size": None,
-    "dropout": 0.0,
-    "batch_norm": False,
-    "weight_decay": 0.0,
+    "dropout": None,
+    "batch_norm": None,
+    "weight_decay": None,
     "seeds": [0, 1, 2],
     "n_random": 20,
     "quantizer": "binary",
     "n_bins": 2,
     "bias_correction": None,
     "ablation_mode": "zero",
+    "compare_bias_balancing": False,
     "val_size": 10000,
     "train_limit": None,
     "val_limit": None,
     "test_limit": None,
     "results_dir": "results",
+    "results_name": None,
 }
 # Parameters for a smoke run: a few thousand samples, one epoch, one seed, few random orders.
 SMOKE_PARAMETERS: dict[str, Any] = {
@@ -104,12 +108,28 @@ def dataset_setup(**parameters: Any) -> tuple[list[TrainConfig], AnalysisSetting
     check_choice("dataset", p["dataset"], DATASETS)
     if not isinstance(p["seeds"], list | tuple) or not p["seeds"]:
         check_choice("seeds", p["seeds"], ["a non-empty list of integers, e.g. [0, 1, 2]"])
-    overrides = {name: p[name] for name in ("widths", "epochs", "lr", "batch_size") if p[name] is not None}
-    fixed = {
-        name: p[name]
-        for name in ("activation", "dropout", "batch_norm", "weight_decay", "val_size", "train_limit")
-    }
-    configs = [default_config(p["dataset"], **overrides, **fixed, seed=seed) for seed in p["seeds"]]
+    overridable = (
+        "widths",
+        "activation",
+        "epochs",
+        "lr",
+        "batch_size",
+        "dropout",
+        "batch_norm",
+        "weight_decay",
+    )
+    overrides = {name: p[name] for name in overridable if p[name] is not None}
+    fixed = {name: p[name] for name in ("val_size", "train_limit")}
+    configs = [
+        recipe_config(p["recipe"], p["dataset"], **overrides, **fixed, seed=seed) for seed in p["seeds"]
+    ]
+    check_choice("compare_bias_balancing", p["compare_bias_balancing"], (False, True))
+    if p["compare_bias_balancing"] and p["ablation_mode"] != "zero":
+        fail(
+            "ablation_mode",
+            p["ablation_mode"],
+            "must be 'zero' with compare_bias_balancing=True (the comparison adds mean ablation)",
+        )
     settings = AnalysisSettings(
         quantizer=p["quantizer"],
         n_bins=p["n_bins"],
@@ -161,20 +181,49 @@ def dataset_chapter(dataset: str, **parameters: Any) -> Chapter:
     return Chapter(dataset, "dataset", full, title=TITLES[dataset], datasets=(dataset,))
 
 
+def paper_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """The chapter of one dataset in the paper's first-version setting (recipe ``paper_v1``), with zero
+    ablation compared to bias balancing; its results are saved as ``paper_<dataset>-*``."""
+    name = f"paper_{dataset}"
+    full = {
+        **DATASET_PARAMETERS,
+        "recipe": "paper_v1",
+        "compare_bias_balancing": True,
+        "results_name": name,
+        **parameters,
+        "dataset": dataset,
+    }
+    return Chapter(
+        name, "dataset", full, title=f"{TITLES[dataset]} in the paper's setting", datasets=(dataset,)
+    )
+
+
+#: The chapters in the paper's own setting, one per dataset.
+PAPER_CHAPTERS = tuple(f"paper_{dataset}" for dataset in DATASETS)
+
+
 def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> list[Chapter]:
-    """The book's chapters in execution order: the method, one per dataset, the summary."""
+    """The book's chapters in execution order: the method, one per dataset, one per dataset in the
+    paper's setting, the summary."""
     extra = SMOKE_PARAMETERS if smoke else {}
     for dataset in datasets:
         dataset_setup(dataset=dataset, **extra)  # fail fast on bad parameters
+        dataset_setup(**paper_chapter(dataset, **extra).parameters)
     results_dir = DATASET_PARAMETERS["results_dir"]
+    papers = [f"paper_{dataset}" for dataset in datasets]
     summary = Chapter(
         "summary",
         "summary",
-        {"datasets": list(datasets), "results_dir": results_dir},
-        reads=tuple(f"{results_dir}/{dataset}-*" for dataset in datasets),
-        after=tuple(datasets),
+        {"datasets": list(datasets), "results_dir": results_dir, "paper_results": papers},
+        reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers)),
+        after=(*datasets, *papers),
     )
-    return [Chapter("method", "method"), *(dataset_chapter(d, **extra) for d in datasets), summary]
+    return [
+        Chapter("method", "method"),
+        *(dataset_chapter(d, **extra) for d in datasets),
+        *(paper_chapter(d, **extra) for d in datasets),
+        summary,
+    ]
 
 
 # -------------------------------------------------------------------------------------------- records

@@ -283,7 +283,7 @@ def _ascending_reason(rows: pd.DataFrame) -> tuple[str, bool]:
     return f"ascending falls below the band in {parts} (seed mean)", False
 
 
-def _c2_reading(indicators: pd.DataFrame, activation: str, strict: bool) -> dict:
+def _c2_reading(indicators: pd.DataFrame, activation: str, strict: bool, first_version: bool) -> dict:
     rows = _c2_rows(indicators)
     holds = rows.desc_holds & rows.asc_holds if strict else rows.desc_holds
     if strict:
@@ -301,9 +301,11 @@ def _c2_reading(indicators: pd.DataFrame, activation: str, strict: bool) -> dict
             f"descending below the band in every seed in {int(holds.sum())}/{len(rows)} layer×quantity cases "
             f"({detail})"
         )
-    if activation != "relu":
+    if activation != "relu" and not first_version:
         why = f"the paper states C2 for ReLU networks only; this network uses {activation}"
         return _result(f"{measured} ({why})", "n/a", f"T{why[1:]}.")
+    if activation != "relu":
+        measured += f" (the first version states C2 for its own {activation} network, this setting)"
     if rows.empty:
         return _result(measured, "n/a", "No layer scope with MI or KL sel. to judge.")
     parts = [_ascending_reason(rows), _descending_reason(rows)] if strict else [_descending_reason(rows)]
@@ -312,16 +314,17 @@ def _c2_reading(indicators: pd.DataFrame, activation: str, strict: bool) -> dict
     return _result(measured, _verdict(holds), f"{reason[0].upper()}{reason[1:]}.")
 
 
-def claim_c2(indicators: pd.DataFrame, activation: str) -> dict:
+def claim_c2(indicators: pd.DataFrame, activation: str, first_version: bool = False) -> dict:
     """C2 in the book's strict reading: descending below the band in every seed AND the seed-mean
-    ascending AUC not below the band's lower edge, for every layer × {MI, KL sel.}."""
-    return _c2_reading(indicators, activation, strict=True)
+    ascending AUC not below the band's lower edge, for every layer × {MI, KL sel.}. Judged for ReLU
+    networks (v3, v4), and for any activation in the first version's own setting (``first_version``)."""
+    return _c2_reading(indicators, activation, strict=True, first_version=first_version)
 
 
-def claim_c2w(indicators: pd.DataFrame, activation: str) -> dict:
+def claim_c2w(indicators: pd.DataFrame, activation: str, first_version: bool = False) -> dict:
     """C2 as the paper words it ("positively related"): descending below the band in every seed, for
     every layer × {MI, KL sel.}; nothing asked of ascending."""
-    return _c2_reading(indicators, activation, strict=False)
+    return _c2_reading(indicators, activation, strict=False, first_version=first_version)
 
 
 # ------------------------------------------------------------------------------------------- C3
@@ -509,14 +512,17 @@ def claim_c6(auc: pd.DataFrame) -> dict:
 # ------------------------------------------------------------------------------------------- table
 
 
-def claims_table(auc: pd.DataFrame, measures: pd.DataFrame, activation: str) -> pd.DataFrame:
+def claims_table(
+    auc: pd.DataFrame, measures: pd.DataFrame, activation: str, first_version: bool = False
+) -> pd.DataFrame:
     """One row per tested claim (C1, C2, C2w, C3, C4, C6): the paper's statement, the number computed
-    here, the verdict and the reason for it."""
+    here, the verdict and the reason for it. ``first_version``: the networks are the paper's first-version
+    setting, for which it states C2 whatever the activation (its network is sigmoid)."""
     indicators = indicator_table(auc)
     computed = {
         "C1": claim_c1(indicators),
-        "C2": claim_c2(indicators, activation),
-        "C2w": claim_c2w(indicators, activation),
+        "C2": claim_c2(indicators, activation, first_version),
+        "C2w": claim_c2w(indicators, activation, first_version),
         "C3": claim_c3(measures),
         "C4": claim_c4(auc),
         "C6": claim_c6(auc),

@@ -14,7 +14,9 @@ import pandas as pd
 
 from nbsrc.analysis import ChapterResults
 from nbsrc.claims import indicator_table, separation
+from nbsrc.recipes import recipe
 from nbsrc.report import num, pm
+from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import (
     INDICATOR_QUANTITIES,
     NETWORK,
@@ -42,7 +44,7 @@ def _names(quantities: list[str]) -> str:
 
 
 def _good_clause(good: list[str]) -> str:
-    """"Ranked across the whole network, X is a good indicator" (or none / several)."""
+    """ "Ranked across the whole network, X is a good indicator" (or none / several)."""
     if not good:
         return "Ranked across the whole network, no quantity is a good indicator of importance"
     verb = "is a good indicator" if len(good) == 1 else "are good indicators"
@@ -117,9 +119,13 @@ def earliest_ascending_collapse(results: ChapterResults, composition: pd.DataFra
     widths = results.configs[0].widths
     n = sum(widths)
     k = max(1, int(round(fraction * n)))
-    shares = composition[
-        (composition.quantity == quantity) & (composition.direction == "ascending") & (composition.k == k)
-    ].groupby("layer").share.mean()
+    shares = (
+        composition[
+            (composition.quantity == quantity) & (composition.direction == "ascending") & (composition.k == k)
+        ]
+        .groupby("layer")
+        .share.mean()
+    )
     top = int(shares.idxmax())
     return {
         "quantity": quantity,
@@ -176,8 +182,7 @@ def network_paragraph(results: ChapterResults, composition: pd.DataFrame) -> str
     above = rows.index[rows.asc_above == 1.0].tolist()
     below = rows.index[rows.asc_gap_mean < 0].tolist()
     parts = [
-        _good_clause(good)
-        + " (ascending above the random band and descending below it in every seed).",
+        _good_clause(good) + " (ascending above the random band and descending below it in every seed).",
         f"Removing the highest-ranked neurons first hurts most for {SHORT[desc]} (random − descending "
         f"{pm(rows.desc_gap_mean[desc], rows.desc_gap_std[desc], signed=True)} AUC).",
     ]
@@ -217,9 +222,7 @@ def layers_paragraph(results: ChapterResults) -> str:
     )
     band = random_band(results.auc, ["seed", "scope"], "auc")
     depth = band[band.scope != NETWORK].groupby("scope").random_mean
-    depth_text = ", ".join(
-        f"{s} {pm(*_mean_std(depth.get_group(s)))}" for s in layer_scopes(depth.groups)
-    )
+    depth_text = ", ".join(f"{s} {pm(*_mean_std(depth.get_group(s)))}" for s in layer_scopes(depth.groups))
     return (
         f"Within a layer, descending MI or KL selectivity falls below the random band in every seed in "
         f"{desc_below} of {n_cases} layer × quantity cases, and ascending stays at or above the band's "
@@ -279,8 +282,7 @@ def chapter_findings(results: ChapterResults, claims: pd.DataFrame, composition:
     disagree = [c for c, v in verdict.items() if v == "disagrees"]
     sentences = [
         accuracy_sentence(results),
-        _good_clause(good)
-        + f" (C1: {verdict.get('C1', 'n/a')}).",
+        _good_clause(good) + f" (C1: {verdict.get('C1', 'n/a')}).",
         f"Within a layer, removing the neurons with the most MI or KL selectivity first costs more "
         f"accuracy than random orders in {desc_below} of {len(layer_rows)} layer × quantity cases "
         f"(C2 as the paper words it: {verdict.get('C2w', 'n/a')}; with the book's stricter two-sided "
@@ -387,3 +389,74 @@ def write_intro_summary(claims: pd.DataFrame, indicators: pd.DataFrame, results_
         + "\n"
     )
     return path
+
+
+# ------------------------------------------------------------------------------ recipe, bias balancing
+
+
+def recipe_paragraph(recipe_name: str, config: TrainConfig) -> str:
+    """How this chapter's networks are trained (its recipe, with every value), and what is chosen here."""
+    r = recipe(recipe_name)
+    schedule = "a cosine schedule" if config.lr_schedule == "cosine" else "a constant learning rate"
+    inputs = "standardised inputs" if config.standardize else "raw inputs in [0, 1]"
+    extras = [f"weight decay {config.weight_decay:g}"] if config.weight_decay else []
+    extras += [f"dropout {config.dropout:g}"] if config.dropout else []
+    extras += ["batch norm"] if config.batch_norm else []
+    extra = "".join(f", {e}" for e in extras)
+    text = (
+        f"Recipe: *{r.title}* ({r.description}). Here: hidden widths {'-'.join(map(str, config.widths))}, "
+        f"{config.activation}, Adam with learning rate {config.lr:g} and {schedule}, "
+        f"batch {config.batch_size}, {config.epochs} epochs, {inputs}{extra}."
+    )
+    if r.choices:
+        text += "\n\nNot known from the paper, chosen by this book:\n\n" + "\n".join(
+            f"- {c}" for c in r.choices
+        )
+    return text
+
+
+def bias_balancing_paragraph(gains: pd.DataFrame | None) -> str:
+    """What fixing ablated neurons to their mean instead of zero changes (``paired_auc_gain`` output)."""
+    if gains is None:
+        return (
+            "This chapter ablates by zeroing only (`compare_bias_balancing = False`); the chapters on the "
+            "paper's own setting compare zero ablation with bias balancing."
+        )
+    ordered = gains[gains.direction != "random"]
+    per_curve = ordered.groupby(["scope", "quantity", "direction"]).gain.agg(["mean", "std"])
+    best = per_curve["mean"].idxmax()
+    worst = per_curve["mean"].idxmin()
+    random_gain = gains[gains.direction == "random"].groupby("scope").gain
+    network = random_gain.get_group(NETWORK) if NETWORK in random_gain.groups else None
+    helped = float((per_curve["mean"] > 0).mean())
+    text = (
+        f"Fixing ablated neurons to their validation mean instead of zero changes the AUC of the ordered "
+        f"curves by {pm(*_mean_std(ordered.groupby('seed').gain.mean()), signed=True)} on average (mean "
+        f"over curves, ± std over seeds) and raises it for {_percent(helped, 0)} of them. The largest gain "
+        f"is {pm(*per_curve.loc[best], signed=True)} ({best[0]}, {SHORT[best[1]]} {best[2]}), the "
+        f"smallest {pm(*per_curve.loc[worst], signed=True)} ({worst[0]}, {SHORT[worst[1]]} {worst[2]})."
+    )
+    if network is not None:
+        text += f" For random orders of the whole network the gain is {pm(*_mean_std(network), signed=True)}."
+    return text
+
+
+def setting_contrast(book: pd.DataFrame, paper: pd.DataFrame) -> str:
+    """Which verdicts change between the book's recipe and the paper's first-version setting."""
+    paper = paper.assign(dataset=paper.dataset.str.removeprefix("paper_"))
+    joined = book.merge(paper, on=["claim", "dataset"], suffixes=("_book", "_paper"))
+    changed = joined[joined.verdict_book != joined.verdict_paper]
+    same = len(joined) - len(changed)
+    text = (
+        f"Of the {len(joined)} verdicts (claim × dataset) computed in both settings, "
+        f"{same} {'is' if same == 1 else 'are'} the same in the paper's setting (sigmoid 200-200, batch 32, "
+        f"L2 penalty, raw inputs) as in the book's (ReLU 512-256-128)."
+    )
+    if changed.empty:
+        return text
+    lines = [
+        f"- **{r.claim}** on {TITLES.get(r.dataset, r.dataset)}: *{r.verdict_book}* in the book's setting, "
+        f"*{r.verdict_paper}* in the paper's"
+        for r in changed.itertuples()
+    ]
+    return text + " They differ for:\n\n" + "\n".join(lines)

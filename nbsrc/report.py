@@ -21,7 +21,7 @@ from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
 from nbsrc.quantize import quantize
-from nbsrc.vocabulary import COLORS, SHORT, TITLES, ordered_scopes
+from nbsrc.vocabulary import COLORS, DIRECTIONS, QUANTITIES, SHORT, TITLES, ordered_scopes
 
 
 def num(x: float, digits: int = 3, signed: bool = False) -> str:
@@ -33,7 +33,7 @@ def num(x: float, digits: int = 3, signed: bool = False) -> str:
 
 
 def pm(mean: float, std: float, digits: int = 3, signed: bool = False) -> str:
-    """"mean ± std" (std 0 when not a number: a single seed)."""
+    """ "mean ± std" (std 0 when not a number: a single seed)."""
     return f"{num(mean, digits, signed)} ± {num(0.0 if np.isnan(std) else std, digits)}"
 
 
@@ -157,18 +157,19 @@ RESULT_KINDS = ("claims", "accuracy", "indicators")
 
 def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[str, Any]) -> Path:
     """Write a chapter's claims table, its test accuracies and its good-indicator gaps to
-    ``results_dir`` (``<dataset>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``) for the summary."""
+    ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``) for the summary;
+    ``<name>`` is the ``results_name`` parameter, else the dataset."""
     folder = Path(parameters["results_dir"])
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = parameters["dataset"]
+    name = parameters.get("results_name") or parameters["dataset"]
     tables = {
         "claims": claims,
         "accuracy": results.accuracies,
         "indicators": indicator_table(results.auc),
     }
     for kind, table in tables.items():
-        table.assign(dataset=dataset).to_csv(folder / f"{dataset}-{kind}.csv", index=False)
-    return folder / f"{dataset}-claims.csv"
+        table.assign(dataset=name).to_csv(folder / f"{name}-{kind}.csv", index=False)
+    return folder / f"{name}-claims.csv"
 
 
 def join_results(datasets: list[str], results_dir: str | Path, kind: str = "claims") -> pd.DataFrame:
@@ -218,3 +219,40 @@ def ks_table(largest: pd.DataFrame) -> str:
         }
     )
     return table.to_markdown(index=False)
+
+
+def bias_balancing_table(gains: pd.DataFrame) -> str:
+    """AUC gain of bias balancing over zero ablation (mean ± std over seeds), Markdown.
+
+    Rows: per scope the ascending, descending and random orders; columns: the ordering quantities, and
+    the random orders (mean over the orders of a seed first).
+    ``gains`` is :func:`nbsrc.analysis.paired_auc_gain` of the zero and the mean ablation AUCs.
+    """
+    stats = gains.groupby(["scope", "direction", "quantity"], sort=False)["gain"].agg(["mean", "std"])
+    quantities = [q for q in QUANTITIES if q in set(gains.quantity)]
+    rows = []
+    for scope in ordered_scopes(gains.scope.unique()):
+        for direction in DIRECTIONS:
+            cells = {SHORT[q]: pm(*stats.loc[(scope, direction, q)], signed=True) for q in quantities}
+            rows.append({"scope": scope, "order": direction, **cells, "random": ""})
+        random_gain = pm(*stats.loc[(scope, "random", "random")], signed=True)
+        rows.append(
+            {"scope": scope, "order": "random", **{SHORT[q]: "" for q in quantities}, "random": random_gain}
+        )
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def setting_matrix(book: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Claims x datasets, each cell "verdict in the book's setting / verdict in the paper's setting".
+
+    ``book`` and ``paper`` are joined claims tables; the paper-setting chapters' ``dataset`` column holds
+    ``paper_<dataset>``. Claims and datasets present in both, in the book's order.
+    """
+    paper = paper.assign(dataset=paper.dataset.str.removeprefix("paper_"))
+    left = book.pivot(index="claim", columns="dataset", values="verdict")
+    right = paper.pivot(index="claim", columns="dataset", values="verdict")
+    datasets = [d for d in DATASETS if d in left.columns and d in right.columns]
+    claims = [c for c in dict.fromkeys(book.claim) if c in right.index]
+    cells = {TITLES[d]: [f"{left.loc[c, d]} / {right.loc[c, d]}" for c in claims] for d in datasets}
+    statement = book.drop_duplicates("claim").set_index("claim").paper
+    return pd.DataFrame({"the paper's claim": statement.loc[claims].to_numpy(), **cells}, index=claims)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+
+from nbsrc.vocabulary import QUANTITIES
 
 
 def raises_with(*fragments: str):
@@ -22,3 +25,15 @@ def raises_with(*fragments: str):
             return out
 
     return _Ctx()
+
+
+def gains_table() -> pd.DataFrame:
+    """Two seeds, one scope: gains of every ordered curve and of the random orders, known by construction."""
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 0.02)):
+        for i, quantity in enumerate(QUANTITIES):
+            for direction, sign in (("ascending", 1), ("descending", -1)):
+                rows.append((seed, "network", quantity, direction, sign * 0.01 * (i + 1) + shift))
+        rows.append((seed, "network", "random", "random", 0.05 + shift))
+    table = pd.DataFrame(rows, columns=["seed", "scope", "quantity", "direction", "gain"])
+    return table.assign(auc_base=0.5, auc_other=0.5 + table.gain)

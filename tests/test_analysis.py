@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -24,6 +25,7 @@ from nbsrc.analysis import (
     analyse_network,
     auc,
     neuron_measures,
+    paired_auc_gain,
     run_chapter,
     threshold_fraction,
 )
@@ -667,7 +669,10 @@ def test_dataset_setup_defaults_and_overrides():
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"epoch": 3}, r"invalid parameter='epoch'; allowed values: 'dataset', 'widths', .*'epochs'"),
+        (
+            {"epoch": 3},
+            r"invalid parameter='epoch'; allowed values: 'dataset', 'recipe', 'widths', .*'epochs'",
+        ),
         ({"dataset": "svhn"}, r"invalid dataset='svhn'; allowed values: 'mnist', 'fashion_mnist', 'cifar10'"),
         ({"widths": [-1, 4]}, r"invalid widths=\(-1, 4\); every width must be a positive integer"),
         ({"widths": "[512, 256"}, r"invalid widths="),
@@ -734,3 +739,26 @@ def test_analyse_network_does_not_mix_up_networks_without_a_key(splits, tmp_path
     assert len(analysis_files(tmp_path)) == 2
     own = second.model.out.weight.detach().double().norm(dim=0).numpy()
     np.testing.assert_allclose(result.measures["weight_norm"][2], own, rtol=1e-12)
+
+
+def test_paired_auc_gain_pairs_orders_and_averages_random_orders_first():
+    base = pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 1, 1, 1],
+            "scope": "network",
+            "quantity": ["entropy", "random", "random", "entropy", "random", "random"],
+            "direction": ["ascending", "random", "random", "ascending", "random", "random"],
+            "order": [0, 0, 1, 0, 0, 1],
+            "auc": [0.5, 0.4, 0.6, 0.7, 0.2, 0.2],
+        }
+    )
+    other = base.assign(auc=[0.6, 0.5, 0.9, 0.6, 0.3, 0.5])
+    gains = paired_auc_gain(base, other).set_index(["seed", "quantity"])
+    assert gains.loc[(0, "entropy"), "gain"] == pytest.approx(0.1)
+    assert gains.loc[(0, "random"), "auc_base"] == pytest.approx(0.5)
+    assert gains.loc[(0, "random"), "gain"] == pytest.approx(0.2)
+    assert gains.loc[(1, "entropy"), "gain"] == pytest.approx(-0.1)
+    assert gains.loc[(1, "random"), "gain"] == pytest.approx(0.2)
+    assert len(gains) == 4
+    with pytest.raises(ValueError, match=r"invalid auc_other=.*must hold the same curves as auc_base"):
+        paired_auc_gain(base, other[other.seed == 0])

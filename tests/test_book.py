@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from nbsrc.chapters import BOOK, TEMPLATES, stale_chapters
+from nbsrc.chapters import BOOK, PAPER_CHAPTERS, TEMPLATES, stale_chapters
 from nbsrc.claims import PAPER
 from nbsrc.data import DATASETS
 from nbsrc.vocabulary import VERDICTS
@@ -39,7 +39,7 @@ def test_templates_carry_no_outputs_and_have_a_parameters_cell():
 
 
 def test_every_chapter_executes_without_errors(smoke_book):
-    chapters = ["method", *DATASETS, "summary"]
+    chapters = ["method", *RESULT_PAGES, "summary"]
     for name in chapters:
         notebook = nbformat.read(smoke_book / "book" / f"{name}.ipynb", as_version=4)
         assert errors(notebook) == [], name
@@ -68,7 +68,8 @@ def html_tables(node) -> list[list[list[str]]]:
     ]
 
 
-PAGES = ["intro", "method", *DATASETS, "summary"]
+RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS]  # the chapters executed from the dataset template
+PAGES = ["intro", "method", *RESULT_PAGES, "summary"]
 PIPE_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 
 
@@ -81,11 +82,12 @@ def test_no_page_shows_raw_pipe_tables_or_parameter_cells(smoke_book, name):
     assert not re.search(r"\bresults_dir\s*=", text), f"{name}: parameters visible"
     assert "Parameters (papermill)" not in text, f"{name}: parameters visible"
     assert not soup.select(".tag_parameters, .tag_injected-parameters")
-    if name in DATASETS:
-        assert len(html_tables(article(soup))) >= 6  # accuracy, KS, AUC, thresholds, gaps, claims
+    if name in RESULT_PAGES:
+        # accuracy, KS, AUC, thresholds, gaps, claims (and the bias-balancing gains in the paper's setting)
+        assert len(html_tables(article(soup))) >= (7 if name in PAPER_CHAPTERS else 6)
 
 
-@pytest.mark.parametrize("name", ["method", *DATASETS, "summary"])
+@pytest.mark.parametrize("name", ["method", *RESULT_PAGES, "summary"])
 def test_every_figure_is_numbered_with_a_caption(smoke_book, name):
     images = article(page(smoke_book, name)).find_all("img")
     assert images, name
@@ -107,13 +109,14 @@ def test_images_fit_the_content_column(smoke_book):
             assert image.width / dpi <= 7.5 * 1.02, f"{path.name}: {image.width / dpi:.2f} in wide"
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_dataset_chapter_claims_table_equals_its_results(smoke_book, dataset):
-    claims = pd.read_csv(smoke_book / "book" / "results" / f"{dataset}-claims.csv", keep_default_na=False)
+@pytest.mark.parametrize("name", RESULT_PAGES)
+def test_dataset_chapter_claims_table_equals_its_results(smoke_book, name):
+    dataset = name.removeprefix("paper_")
+    claims = pd.read_csv(smoke_book / "book" / "results" / f"{name}-claims.csv", keep_default_na=False)
     assert list(claims.claim) == list(PAPER)
     assert set(claims.verdict) <= set(VERDICTS)
     assert claims.measured.str.len().min() > 20
-    soup = page(smoke_book, dataset)
+    soup = page(smoke_book, name)
     tables = [t for t in html_tables(article(soup)) if t and t[0][:1] == ["claim"] and "verdict" in t[0]]
     assert len(tables) == 1
     header, *rows = tables[0]
@@ -127,6 +130,27 @@ def test_dataset_chapter_claims_table_equals_its_results(smoke_book, dataset):
         d for d in article(soup).find_all("details") if "Run details" in d.find("summary").get_text()
     ]
     assert len(run_details) == 1 and run_details[0].find("table") is not None
+
+
+@pytest.mark.parametrize("name", PAPER_CHAPTERS)
+def test_paper_chapters_state_their_recipe_and_compare_bias_balancing(smoke_book, name):
+    content = article(page(smoke_book, name))
+    text = content.get_text(" ")
+    assert "the paper's first version" in text and "Not known from the paper, chosen by this book" in text
+    assert "sigmoid" in text and "batch 32" in text
+    assert "Fixing ablated neurons to their validation mean instead of zero changes the AUC" in text
+    gains = [t for t in html_tables(content) if t and t[0][:2] == ["scope", "order"] and t[0][-1] == "random"]
+    assert len(gains) == 1
+    header, *rows = gains[0]
+    assert [row[1] for row in rows[:3]] == ["ascending", "descending", "random"]
+    assert all(re.fullmatch(r"[+−-]?\d\.\d{3} ± \d\.\d{3}", cell) for row in rows[:2] for cell in row[2:-1])
+    captions = [c.get_text(" ") for c in content.find_all("figcaption")]
+    assert sum("with bias balancing" in c for c in captions) == 2
+
+
+def test_dataset_chapters_say_they_do_not_compare_bias_balancing(smoke_book):
+    text = article(page(smoke_book, DATASETS[0])).get_text(" ")
+    assert "This chapter ablates by zeroing only" in text and "this book's default" in text
 
 
 def test_summary_joins_the_dataset_results_and_feeds_the_intro(smoke_book):

@@ -19,6 +19,7 @@ from nbsrc.__main__ import main
 from nbsrc.chapters import (
     COMPARED_FIELDS,
     DATASET_PARAMETERS,
+    PAPER_CHAPTERS,
     TEMPLATES,
     Chapter,
     ChapterFailed,
@@ -111,14 +112,16 @@ def test_dataset_chapters_depend_on_their_data_and_the_summary_on_their_results(
     ]
     assert record_now(Chapter("method", "method"), tmp_path)["data"] == {}
     summary = book_chapters()[-1]
-    assert summary.name == "summary" and summary.after == ("mnist", "fashion_mnist", "cifar10")
+    assert summary.name == "summary"
+    assert summary.after == ("mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS)
     empty = record_now(summary, tmp_path)
     assert empty["data"] == {}
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "mnist-claims.csv").write_text("claim,verdict\nC1,agrees\n")
     (tmp_path / "results" / "summary.md").write_text("written by the summary itself, not read")
+    (tmp_path / "results" / "paper_mnist-claims.csv").write_text("claim,verdict\nC1,partly\n")
     first = record_now(summary, tmp_path)
-    assert list(first["data"]) == ["results/mnist-claims.csv"]
+    assert sorted(first["data"]) == ["results/mnist-claims.csv", "results/paper_mnist-claims.csv"]
     (tmp_path / "results" / "mnist-claims.csv").write_text("claim,verdict\nC1,disagrees\n")
     assert record_differences(record_now(summary, tmp_path), first) == ["data"]
 
@@ -364,11 +367,11 @@ def test_check_exits_1_on_a_stale_book_and_0_on_a_current_one(book_copy, monkeyp
 def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
     assert main(["book", "--check", "--book-dir", str(tmp_path / "book")]) == 1
     lines = capsys.readouterr().out.splitlines()
-    names = ("method", "mnist", "fashion_mnist", "cifar10", "summary")
-    assert lines == [f"{name}: stale (not executed yet)" for name in names] + ["0 chapters current, 5 stale"]
+    names = ("method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, "summary")
+    assert lines == [f"{name}: stale (not executed yet)" for name in names] + ["0 chapters current, 8 stale"]
 
 
 def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
-    assert list(states) == ["method", "mnist", "fashion_mnist", "cifar10", "summary"]
+    assert list(states) == ["method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, "summary"]
     assert states["summary"].fields == ["missing"]

@@ -320,6 +320,10 @@ def test_c2_ignores_the_network_scope_and_other_quantities_and_notes_the_activat
         assert "tanh" in tanh["reason"] and "ReLU" in tanh["reason"]
         assert "tanh" not in relu["measured"]
         assert "layer 1 MI: rand−desc +0.200±0.000" in relu["measured"]
+        # in the first version's own (sigmoid) setting the claim is judged, and says why
+        first = claim(indicators, "sigmoid", first_version=True)
+        assert first["verdict"] == relu["verdict"] == "agrees"
+        assert "first version states C2 for its own sigmoid network" in first["measured"]
 
 
 # ------------------------------------------------------------------------------------------- C3

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import gains_table
 
 from nbsrc import narrative
 from nbsrc.analysis import network_order_layers
-from nbsrc.vocabulary import QUANTITIES
+from nbsrc.vocabulary import QUANTITIES, SHORT
 
 
 def test_network_order_layers_matches_brute_force():
@@ -148,3 +149,57 @@ def test_auc_paragraph_names_the_most_damaging_order_per_scope():
     assert (
         "Good indicators (ascending above and descending below the band in every seed): no quantity" in text
     )
+
+
+def test_recipe_paragraph_states_every_value_and_the_papers_unknowns():
+    from nbsrc.recipes import PAPER_L2, recipe_config
+
+    text = narrative.recipe_paragraph("paper_v1", recipe_config("paper_v1", "mnist"))
+    for part in (
+        "200-200",
+        "sigmoid",
+        "learning rate 0.001",
+        "constant learning rate",
+        "batch 32",
+        "raw inputs",
+    ):
+        assert part in text, part
+    assert f"weight decay {PAPER_L2:g}" in text and "Not known from the paper, chosen by this book" in text
+    book = narrative.recipe_paragraph("book", recipe_config("book", "cifar10"))
+    assert "512-256-128" in book and "0.0005" in book and "cosine" in book and "Not known" not in book
+
+
+def test_bias_balancing_paragraph_reports_the_computed_gains():
+    assert "compare_bias_balancing = False" in narrative.bias_balancing_paragraph(None)
+    gains = gains_table()
+    text = narrative.bias_balancing_paragraph(gains)
+    ordered = gains[gains.direction != "random"]
+    per_seed = ordered.groupby("seed").gain.mean()
+    assert narrative.pm(per_seed.mean(), per_seed.std(ddof=1), signed=True) in text
+    # largest: weight_norm ascending (+0.05, +0.07); smallest: weight_norm descending (-0.05, -0.03)
+    largest = narrative.pm(0.06, np.std([0.05, 0.07], ddof=1), signed=True)
+    smallest = narrative.pm(-0.04, np.std([-0.05, -0.03], ddof=1), signed=True)
+    assert f"{largest} (network, {SHORT['weight_norm']} ascending)" in text
+    assert f"{smallest} (network, {SHORT['weight_norm']} descending)" in text
+    assert "raises it for 50 %" in text
+    assert (
+        f"whole network the gain is {narrative.pm(0.06, np.std([0.05, 0.07], ddof=1), signed=True)}" in text
+    )
+
+
+def test_setting_contrast_lists_the_verdicts_that_change():
+    book = pd.DataFrame(
+        {
+            "claim": ["C1", "C2", "C1"],
+            "verdict": ["agrees", "partly", "agrees"],
+            "dataset": ["mnist", "mnist", "cifar10"],
+        }
+    )
+    same = narrative.setting_contrast(book, book.assign(dataset="paper_" + book.dataset))
+    assert same.startswith("Of the 3 verdicts (claim × dataset) computed in both settings, 3 are the same")
+    assert "differ" not in same
+    paper = book.assign(dataset="paper_" + book.dataset, verdict=["agrees", "agrees", "disagrees"])
+    text = narrative.setting_contrast(book, paper)
+    assert "3 verdicts" in text and ", 1 is the same" in text
+    assert "- **C2** on MNIST: *partly* in the book's setting, *agrees* in the paper's" in text
+    assert "- **C1** on CIFAR-10: *agrees* in the book's setting, *disagrees* in the paper's" in text

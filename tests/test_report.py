@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import gains_table
 
 from nbsrc import report
-from nbsrc.vocabulary import TITLES
+from nbsrc.vocabulary import QUANTITIES, SHORT, TITLES
 
 
 @pytest.mark.parametrize(
@@ -116,3 +117,41 @@ def test_result_files_round_trip(tmp_path):
     with pytest.raises(ValueError, match="invalid kind='curves'"):
         report.join_results(["mnist"], tmp_path, "curves")
     assert list(report.with_titles(joined).dataset.unique()) == [TITLES["mnist"], TITLES["cifar10"]]
+
+
+def test_bias_balancing_table_shows_mean_and_std_per_order():
+    text = report.bias_balancing_table(gains_table())
+    lines = text.splitlines()
+    assert len(lines) == 2 + 3  # header, rule, ascending, descending, random
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["scope", "order", *(SHORT[q] for q in QUANTITIES), "random"]
+    ascending = [c.strip() for c in lines[2].strip("|").split("|")]
+    # MI ascending: +0.02 and +0.04 over the two seeds
+    assert ascending[header.index(SHORT["mutual_information"])] == report.pm(
+        0.03, np.std([0.02, 0.04], ddof=1), signed=True
+    )
+    random_row = [c.strip() for c in lines[4].strip("|").split("|")]
+    assert random_row[1] == "random" and random_row[-1] == report.pm(
+        0.06, np.std([0.05, 0.07], ddof=1), signed=True
+    )
+    assert random_row[2] == ""
+
+
+def test_setting_matrix_puts_both_verdicts_side_by_side():
+    book = pd.DataFrame(
+        {
+            "claim": ["C1", "C2", "C1", "C2"],
+            "paper": ["p1", "p2", "p1", "p2"],
+            "verdict": ["agrees", "partly", "agrees", "n/a"],
+            "dataset": ["mnist", "mnist", "cifar10", "cifar10"],
+        }
+    )
+    paper = book.assign(verdict=["agrees", "disagrees", "partly", "agrees"], dataset="paper_" + book.dataset)
+    matrix = report.setting_matrix(book, paper)
+    assert list(matrix.index) == ["C1", "C2"]
+    assert list(matrix.columns) == ["the paper's claim", "MNIST", "CIFAR-10"]
+    assert (
+        matrix.loc["C2", "MNIST"] == "partly / disagrees"
+        and matrix.loc["C1", "CIFAR-10"] == "agrees / partly"
+    )
+    assert matrix.loc["C2", "the paper's claim"] == "p2"
