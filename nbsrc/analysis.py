@@ -10,6 +10,7 @@ stopped. :func:`run_chapter` does this for all seeds and returns long-format tab
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -84,9 +85,16 @@ class AnalysisSettings:
 
 
 def neuron_measures(
-    model: MLP, x: torch.Tensor, y: torch.Tensor, n_classes: int, settings: AnalysisSettings
+    model: MLP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    settings: AnalysisSettings,
+    device: str | torch.device | None = None,
 ) -> dict[str, list[np.ndarray]]:
-    """Every quantity for every hidden neuron, per layer, from the outputs on (x, y)."""
+    """Every quantity for every hidden neuron, per layer, from the outputs on (x, y), computed on
+    ``device`` (default: CUDA when available, else the CPU)."""
+    model, x, y = _on_device(model, x, y, device)
     outputs = model.hidden_outputs(x)
     next_weights = model.affine_layers(torch.float64).weights[1:]  # batch norm of the next layer folded in
     result: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
@@ -103,6 +111,16 @@ def neuron_measures(
         for quantity, v in values.items():
             result[quantity].append(v.cpu().numpy())
     return result
+
+
+def _on_device(
+    model: MLP, x: torch.Tensor, y: torch.Tensor, device: str | torch.device | None
+) -> tuple[MLP, torch.Tensor, torch.Tensor]:
+    """The model (a copy unless it is there already) and the data on ``device``."""
+    device = resolve_device(device)
+    if next(model.parameters()).device != device:
+        model = copy.deepcopy(model).to(device)
+    return model, x.to(device), y.to(device)
 
 
 def _scope_arg(scope: str) -> int | str:
@@ -126,9 +144,11 @@ def ablation_curves(
     ``seconds``, when given, receives the wall time spent on the "ordered" and the "random" curves.
     """
     x_test, y_test = _limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit)
+    model, x_test, y_test = _on_device(model, x_test, y_test, device)
     means = None
     if settings.mode == "mean":
-        means = [t.mean(0) for t in model.hidden_outputs(_limit(splits.val.x, settings.val_limit))]
+        x_val = _limit(splits.val.x, settings.val_limit).to(x_test.device)
+        means = [t.mean(0) for t in model.hidden_outputs(x_val)]
     intact = model.hidden_outputs(x_test)  # shared by every curve: the layers below an ablation
     scopes = scope_names(len(model.widths))
     total = len(scopes) * (len(QUANTITIES) * len(DIRECTIONS) + settings.n_random)
@@ -214,7 +234,7 @@ def analyse_network(
     arrays = load_or_discard(path, read)
     if arrays is None:
         x_val, y_val = _limit(splits.val.x, settings.val_limit), _limit(splits.val.y, settings.val_limit)
-        measures = neuron_measures(trained.model, x_val, y_val, splits.n_classes, settings)
+        measures = neuron_measures(trained.model, x_val, y_val, splits.n_classes, settings, device)
         curves = ablation_curves(
             trained.model, splits, measures, settings, trained.config.seed, progress, device
         )

@@ -227,7 +227,7 @@ def test_bad_inputs():
         cumulative_curve(model, x, y[:9], order, scope=0)
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'chunks'"):
         cumulative_curve(model, x, y, order, scope=0, chunks=3)
-    with pytest.raises(ValueError, match=r"invalid block_size/compact_every=\(16384, 0\); both must be positive"):
+    with pytest.raises(ValueError, match=r"invalid block_size/compact_every=\(16384, 0\); both must be"):
         cumulative_curve(model, x, y, order, scope=0, compact_every=0)
     with pytest.raises(ValueError, match=r"invalid chunk_size=0; must be a positive integer"):
         list(cumulative_logits(model, x, order, scope=0, chunk_size=0))
@@ -246,3 +246,32 @@ def test_precomputed_intact_outputs_give_the_same_logits():
         all_logits(
             model, x, order, "network", "zero", None, "fast", torch.float64, intact=[t[:59] for t in intact]
         )
+
+
+NO_CUDA = "no CUDA device here: the GPU path is checked where one is (README, 'GPU')"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
+def test_cuda_path_trains_measures_and_ablates_like_the_cpu(trained_mnist):
+    from nbsrc.analysis import AnalysisSettings, neuron_measures
+
+    model, splits = trained_mnist
+    x, y = splits.test.x[:2000], splits.test.y[:2000]
+    means = layer_means(model, splits.val.x)
+    for scope in SCOPES:
+        n = len(scope_neurons(model.widths, scope)[0])
+        order = neuron_orders(None, "random", n_random=1, seed=5, n=n)[0]
+        for mode in ("zero", "mean"):
+            options = {"scope": scope, "mode": mode, "means": means if mode == "mean" else None}
+            cpu = cumulative_curve(model, x, y, order, engine="reference", dtype=torch.float64, **options)
+            gpu = cumulative_curve(model, x, y, order, dtype=torch.float64, device="cuda", **options)
+            np.testing.assert_array_equal(gpu, cpu)
+    settings = AnalysisSettings()
+    on_cpu = neuron_measures(model, splits.val.x, splits.val.y, 10, settings, device="cpu")
+    on_gpu = neuron_measures(model, splits.val.x, splits.val.y, 10, settings, device="cuda")
+    for quantity, layers in on_cpu.items():
+        for a, b in zip(layers, on_gpu[quantity], strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12, err_msg=quantity)
+    config = TrainConfig("mnist", (32, 16), epochs=1, lr=3e-3, lr_schedule="constant", train_limit=2000)
+    trained = train(config, splits, device="cuda", progress=False)
+    assert trained.history["val_accuracy"][-1] > 0.5 and trained.key == config.key(splits.fingerprint, "cuda")
