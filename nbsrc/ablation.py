@@ -126,7 +126,8 @@ def _fast_steps(
 ) -> Iterator[tuple[Tensor | None, Tensor]]:
     """The changes of k = 0..n: ``(None, logits [N, C])`` for k = 0, then ``(rows, logits[rows])`` per k.
 
-    ``rows`` are the samples whose logits step k changes; every other sample keeps its logits.
+    ``rows`` are the samples whose logits step k changes; every other sample keeps its logits. The
+    logits may be views of the engine's state: read (or copy) them before asking for the next step.
     Notation: hidden layers l = 0..L-1, ``W[m]`` maps T_{m-1} (x for m = 0) to z_m, z_L = logits.
     State: every z_m downstream of the lowest ablated layer. Ablating neuron i of layer l at step k:
 
