@@ -256,3 +256,14 @@ def setting_matrix(book: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     cells = {TITLES[d]: [f"{left.loc[c, d]} / {right.loc[c, d]}" for c in claims] for d in datasets}
     statement = book.drop_duplicates("claim").set_index("claim").paper
     return pd.DataFrame({"the paper's claim": statement.loc[claims].to_numpy(), **cells}, index=claims)
+
+
+def damage_table(correlations: pd.DataFrame) -> str:
+    """Spearman ρ of each quantity with the single-neuron drop (mean ± std over seeds) per scope, Markdown."""
+    stats = correlations.groupby(["scope", "quantity"])["rho"].agg(["mean", "std"])
+    quantities = [q for q in QUANTITIES if q in set(correlations.quantity)]
+    rows = [
+        {"scope": scope, **{SHORT[q]: pm(*stats.loc[(scope, q)], signed=True) for q in quantities}}
+        for scope in ordered_scopes(correlations.scope.unique())
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)

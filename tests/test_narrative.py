@@ -203,3 +203,20 @@ def test_setting_contrast_lists_the_verdicts_that_change():
     assert "3 verdicts" in text and ", 1 is the same" in text
     assert "- **C2** on MNIST: *partly* in the book's setting, *agrees* in the paper's" in text
     assert "- **C1** on CIFAR-10: *agrees* in the book's setting, *disagrees* in the paper's" in text
+
+
+def test_damage_paragraph_reports_the_largest_drop_and_the_best_quantity_per_scope():
+    damage = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "drop": [0.01, 0.0, -0.001, 0.03, 0.002, 0.0]})
+    correlations = pd.DataFrame(
+        {
+            "seed": [0, 1] * 4,
+            "scope": ["network"] * 4 + ["layer 1"] * 4,
+            "quantity": ["entropy", "entropy", "csi", "csi"] * 2,
+            "rho": [0.1, 0.3, 0.5, 0.5, 0.6, 0.8, -0.2, 0.0],
+        }
+    )
+    text = narrative.damage_paragraph(correlations, damage)
+    assert f"at most {narrative.pm(2.0, np.std([1.0, 3.0], ddof=1), 2)} %" in text
+    assert "50 % of the neurons cost nothing" in text
+    assert f"network: {SHORT['csi']} (ρ = +0.500)" in text
+    assert f"layer 1: {SHORT['entropy']} (ρ = +0.700)" in text

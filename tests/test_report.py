@@ -155,3 +155,24 @@ def test_setting_matrix_puts_both_verdicts_side_by_side():
         and matrix.loc["C1", "CIFAR-10"] == "agrees / partly"
     )
     assert matrix.loc["C2", "the paper's claim"] == "p2"
+
+
+def test_damage_table_gives_mean_and_std_per_scope():
+    table = pd.DataFrame(
+        {
+            "seed": [0, 1, 0, 1],
+            "scope": ["layer 1", "layer 1", "network", "network"],
+            "quantity": "entropy",
+            "rho": [0.2, 0.4, -0.1, 0.1],
+        }
+    )
+    lines = report.damage_table(table).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["scope", SHORT["entropy"]]
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == [
+        "network",
+        report.pm(0.0, np.std([-0.1, 0.1], ddof=1), signed=True),
+    ]
+    assert [c.strip() for c in lines[3].strip("|").split("|")] == [
+        "layer 1",
+        report.pm(0.3, np.std([0.2, 0.4], ddof=1), signed=True),
+    ]
