@@ -152,13 +152,18 @@ def splits_table(val_size: int = 10000) -> str:
 
 # ------------------------------------------------------------------------------------------------ results
 
-RESULT_KINDS = ("claims", "accuracy", "indicators")
+RESULT_KINDS = ("claims", "accuracy", "indicators", "damage")
 
 
-def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[str, Any]) -> Path:
-    """Write a chapter's claims table, its test accuracies and its good-indicator gaps to
-    ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``) for the summary;
-    ``<name>`` is the ``results_name`` parameter, else the dataset."""
+def save_claims(
+    claims: pd.DataFrame,
+    results: ChapterResults,
+    parameters: dict[str, Any],
+    damage: pd.DataFrame | None = None,
+) -> Path:
+    """Write a chapter's claims table, its test accuracies, its good-indicator gaps and (when given) its
+    damage correlations to ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``,
+    ``-damage.csv``) for the summary; ``<name>`` is the ``results_name`` parameter, else the dataset."""
     folder = Path(parameters["results_dir"])
     folder.mkdir(parents=True, exist_ok=True)
     name = parameters.get("results_name") or parameters["dataset"]
@@ -167,6 +172,8 @@ def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[
         "accuracy": results.accuracies,
         "indicators": indicator_table(results.auc),
     }
+    if damage is not None:
+        tables["damage"] = damage
     for kind, table in tables.items():
         table.assign(dataset=name).to_csv(folder / f"{name}-{kind}.csv", index=False)
     return folder / f"{name}-claims.csv"
@@ -267,3 +274,22 @@ def damage_table(correlations: pd.DataFrame) -> str:
         for scope in ordered_scopes(correlations.scope.unique())
     ]
     return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def damage_summary(correlations: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset (rows) and scope (columns): the quantity with the highest mean Spearman ρ with the
+    single-neuron drop, with its ρ (mean ± std over seeds). ``correlations``: joined ``damage`` results."""
+    stats = correlations.groupby(["dataset", "scope", "quantity"])["rho"].agg(["mean", "std"])
+    scopes = ordered_scopes(correlations.scope.unique())
+    datasets = [d for d in DATASETS if d in set(correlations.dataset)]
+    table = {}
+    for dataset in datasets:
+        row = {}
+        for scope in scopes:
+            if (dataset, scope) not in stats.index.droplevel("quantity"):
+                row[scope] = ""
+                continue
+            best = stats.loc[(dataset, scope)]["mean"].idxmax()
+            row[scope] = f"{SHORT[best]} {pm(*stats.loc[(dataset, scope, best)], 2, signed=True)}"
+        table[TITLES[dataset]] = row
+    return pd.DataFrame(table).T[scopes]

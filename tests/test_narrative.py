@@ -220,3 +220,19 @@ def test_damage_paragraph_reports_the_largest_drop_and_the_best_quantity_per_sco
     assert "50 % of the neurons cost nothing" in text
     assert f"network: {SHORT['csi']} (ρ = +0.500)" in text
     assert f"layer 1: {SHORT['entropy']} (ρ = +0.700)" in text
+
+
+def test_damage_summary_sentence_counts_the_best_quantity_over_cases():
+    table = pd.DataFrame(
+        {
+            "dataset": ["mnist"] * 4 + ["cifar10"] * 2,
+            "scope": ["network", "network", "layer 1", "layer 1", "network", "network"],
+            "quantity": ["entropy", "csi", "entropy", "csi", "entropy", "csi"],
+            "seed": 0,
+            "rho": [0.2, 0.5, 0.7, 0.1, 0.4, 0.3],
+        }
+    )
+    text = narrative.damage_summary_sentence(table)
+    assert "over the 3 (dataset, scope) cases" in text
+    assert f"{SHORT['entropy']} in 2, {SHORT['csi']} in 1" in text
+    assert "from ρ = +0.400 (CIFAR-10, network) to +0.700 (MNIST, layer 1)" in text

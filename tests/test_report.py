@@ -176,3 +176,29 @@ def test_damage_table_gives_mean_and_std_per_scope():
         "layer 1",
         report.pm(0.3, np.std([0.2, 0.4], ddof=1), signed=True),
     ]
+
+
+def test_damage_summary_names_the_best_quantity_per_dataset_and_scope():
+    rows = [
+        ("mnist", "network", "entropy", [0.1, 0.3]),
+        ("mnist", "network", "csi", [0.5, 0.5]),
+        ("mnist", "layer 1", "entropy", [0.6, 0.8]),
+        ("mnist", "layer 1", "csi", [0.0, 0.2]),
+        ("cifar10", "network", "entropy", [0.9, 0.7]),
+        ("cifar10", "network", "csi", [0.1, 0.1]),
+    ]
+    table = pd.DataFrame(
+        [
+            {"dataset": d, "scope": s, "quantity": q, "seed": i, "rho": r}
+            for d, s, q, rhos in rows
+            for i, r in enumerate(rhos)
+        ]
+    )
+    summary = report.damage_summary(table)
+    assert list(summary.index) == ["MNIST", "CIFAR-10"] and list(summary.columns) == ["network", "layer 1"]
+    assert summary.loc["MNIST", "network"] == f"{SHORT['csi']} {report.pm(0.5, 0.0, 2, signed=True)}"
+    assert (
+        summary.loc["MNIST", "layer 1"]
+        == f"{SHORT['entropy']} {report.pm(0.7, np.std([0.6, 0.8], ddof=1), 2, signed=True)}"
+    )
+    assert summary.loc["CIFAR-10", "layer 1"] == ""
