@@ -231,21 +231,20 @@ def ks_table(largest: pd.DataFrame) -> str:
 def bias_balancing_table(gains: pd.DataFrame) -> str:
     """AUC gain of bias balancing over zero ablation (mean ± std over seeds), Markdown.
 
-    Rows: per scope the ascending, descending and random orders; columns: the ordering quantities, and
-    the random orders (mean over the orders of a seed first).
+    One row per scope and ordering quantity: the gain of its ascending and of its descending order; the
+    last column, on a scope's first row, the gain of the random orders (averaged within a seed first).
     ``gains`` is :func:`nbsrc.analysis.paired_auc_gain` of the zero and the mean ablation AUCs.
     """
     stats = gains.groupby(["scope", "direction", "quantity"], sort=False)["gain"].agg(["mean", "std"])
     quantities = [q for q in QUANTITIES if q in set(gains.quantity)]
     rows = []
     for scope in ordered_scopes(gains.scope.unique()):
-        for direction in DIRECTIONS:
-            cells = {SHORT[q]: pm(*stats.loc[(scope, direction, q)], signed=True) for q in quantities}
-            rows.append({"scope": scope, "order": direction, **cells, "random": ""})
         random_gain = pm(*stats.loc[(scope, "random", "random")], signed=True)
-        rows.append(
-            {"scope": scope, "order": "random", **{SHORT[q]: "" for q in quantities}, "random": random_gain}
-        )
+        for i, q in enumerate(quantities):
+            cells = {d: pm(*stats.loc[(scope, d, q)], signed=True) for d in DIRECTIONS}
+            rows.append(
+                {"scope": scope, "quantity": SHORT[q], **cells, "random orders": "" if i else random_gain}
+            )
     return pd.DataFrame(rows).to_markdown(index=False)
 
 

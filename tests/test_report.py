@@ -120,21 +120,17 @@ def test_result_files_round_trip(tmp_path):
 
 
 def test_bias_balancing_table_shows_mean_and_std_per_order():
-    text = report.bias_balancing_table(gains_table())
-    lines = text.splitlines()
-    assert len(lines) == 2 + 3  # header, rule, ascending, descending, random
+    lines = report.bias_balancing_table(gains_table()).splitlines()
+    assert len(lines) == 2 + len(QUANTITIES)  # header, rule, one row per quantity (one scope)
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == ["scope", "order", *(SHORT[q] for q in QUANTITIES), "random"]
-    ascending = [c.strip() for c in lines[2].strip("|").split("|")]
-    # MI ascending: +0.02 and +0.04 over the two seeds
-    assert ascending[header.index(SHORT["mutual_information"])] == report.pm(
-        0.03, np.std([0.02, 0.04], ddof=1), signed=True
-    )
-    random_row = [c.strip() for c in lines[4].strip("|").split("|")]
-    assert random_row[1] == "random" and random_row[-1] == report.pm(
-        0.06, np.std([0.05, 0.07], ddof=1), signed=True
-    )
-    assert random_row[2] == ""
+    assert header == ["scope", "quantity", "ascending", "descending", "random orders"]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert [row[1] for row in rows] == [SHORT[q] for q in QUANTITIES]
+    mi = rows[1]  # MI: ascending +0.02 and +0.04, descending -0.02 and 0.0 over the two seeds
+    assert mi[2] == report.pm(0.03, np.std([0.02, 0.04], ddof=1), signed=True)
+    assert mi[3] == report.pm(-0.01, np.std([-0.02, 0.0], ddof=1), signed=True)
+    assert rows[0][4] == report.pm(0.06, np.std([0.05, 0.07], ddof=1), signed=True)
+    assert all(row[4] == "" for row in rows[1:])
 
 
 def test_setting_matrix_puts_both_verdicts_side_by_side():
