@@ -394,3 +394,55 @@ def _curve_from_logits(y: Tensor, progress: bool, **args: object) -> np.ndarray:
         hits = (logits.argmax(-1) == y[block]).sum(-1).cpu()
         correct[k : k + len(hits)] += hits
     return correct.double().numpy() / len(args["x"])
+
+
+def single_neuron_accuracy(
+    model: MLP,
+    x: Tensor,
+    y: Tensor,
+    mode: str = "zero",
+    means: Sequence[Tensor] | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device | None = None,
+    pairs_per_batch: int = 200_000,
+) -> list[np.ndarray]:
+    """Test accuracy with one hidden neuron ablated and every other intact, for every neuron, per layer.
+
+    Ablating neuron i of layer l changes z_{l+1} by -(T_l[:, i] - v_i) W_{l+1}[:, i]^T on the samples where
+    T_l[:, i] != v_i, and nothing elsewhere. The (sample, neuron) pairs of a layer where it does are
+    batched, at most ``pairs_per_batch`` at a time, through the layers above in one product per layer;
+    a sample's prediction changes only there, so accuracy_i = intact accuracy + (gained - lost) / N.
+    """
+    device = resolve_device(device)
+    values = [v.to(device=device, dtype=dtype) for v in ablation_values(model.widths, mode, means)]
+    aff = model.affine_layers(dtype)
+    weights = [w.to(device) for w in aff.weights]
+    biases = [b.to(device) for b in aff.biases]
+    act = activation_fn(aff.activation)
+    x, y = x.to(device=device, dtype=dtype), torch.as_tensor(y).to(device)
+    if len(x) != len(y):
+        fail("y", f"length {len(y)}", f"must have the same length as x ({len(x)})")
+    with torch.no_grad():
+        outputs, z, h = [], [], x
+        for w, b in zip(weights, biases, strict=True):
+            z.append(torch.addmm(b, h, w.T))
+            h = act(z[-1])
+            outputs.append(h)
+        intact_correct = z[-1].argmax(1) == y
+        n_hidden = len(model.widths)
+        result = []
+        for layer in range(n_hidden):
+            delta = outputs[layer] - values[layer]  # [N, n_l]
+            rows, neurons = torch.nonzero(delta, as_tuple=True)
+            change = torch.zeros(model.widths[layer], dtype=torch.int64, device=device)
+            for lo in range(0, len(rows), pairs_per_batch):
+                r, i = rows[lo : lo + pairs_per_batch], neurons[lo : lo + pairs_per_batch]
+                pre = z[layer + 1].index_select(0, r) - delta[r, i, None] * weights[layer + 1].T.index_select(
+                    0, i
+                )
+                for m in range(layer + 2, n_hidden + 1):
+                    pre = torch.addmm(biases[m], act(pre), weights[m].T)
+                now = pre.argmax(1) == y.index_select(0, r)
+                change.index_add_(0, i, now.long() - intact_correct.index_select(0, r).long())
+            result.append(((intact_correct.sum() + change).double() / len(x)).cpu().numpy())
+    return result

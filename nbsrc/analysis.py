@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import torch
 from tqdm import tqdm
 
-from nbsrc.ablation import MODES, cumulative_curve, neuron_orders, scope_neurons
+from nbsrc.ablation import MODES, cumulative_curve, neuron_orders, scope_neurons, single_neuron_accuracy
 from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import Split, Splits, load_splits
 from nbsrc.measures import (
@@ -35,7 +36,7 @@ from nbsrc.models import MLP, resolve_device
 from nbsrc.quantize import QUANTIZERS, quantize
 from nbsrc.storage import cache_root, load_or_discard, write_atomic
 from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, train_or_load
-from nbsrc.vocabulary import DIRECTIONS, QUANTITIES, scope_layer, scope_names
+from nbsrc.vocabulary import DIRECTIONS, NETWORK, QUANTITIES, layer_scope, scope_layer, scope_names
 
 # Bump when the analysis changes in a way that changes its cached results.
 ANALYSIS_CODE_VERSION = 3  # 3: the fast engine compacts its state (float32 sums may round differently)
@@ -403,3 +404,55 @@ def paired_auc_gain(auc_base: pd.DataFrame, auc_other: pd.DataFrame) -> pd.DataF
         fail("auc_other", f"{len(other)} curves", f"must hold the same curves as auc_base ({len(base)})")
     paired = pd.concat([base, other.reindex(base.index)], axis=1).reset_index()
     return paired.assign(gain=paired.auc_other - paired.auc_base)
+
+
+def neuron_damage(
+    configs: list[TrainConfig],
+    settings: AnalysisSettings,
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every hidden neuron's single-neuron ablation damage on the test split, for every seed.
+
+    Columns: seed, layer (1-based), neuron, accuracy (with that neuron alone ablated, the settings'
+    mode), drop (intact accuracy - accuracy: positive when the neuron matters). The networks come from
+    the model cache (trained if missing); the damage is a few seconds per network and is not cached.
+    """
+    first = configs[0]
+    splits = load_splits(
+        first.dataset, val_size=first.val_size, seed=first.split_seed, standardize=first.standardize
+    )
+    x_test, y_test = _limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit)
+    frames = []
+    for config in tqdm(configs, desc=f"{first.dataset}: single-neuron damage", disable=not progress):
+        model = train_or_load(config, splits, cache, device, progress).model
+        means = None
+        if settings.mode == "mean":
+            means = [t.mean(0) for t in model.hidden_outputs(_limit(splits.val.x, settings.val_limit))]
+        intact = accuracy(model, Split(x_test, y_test))
+        per_layer = single_neuron_accuracy(model, x_test, y_test, settings.mode, means, device=device)
+        for layer, acc in enumerate(per_layer, start=1):
+            frames.append(
+                pd.DataFrame(
+                    {"seed": config.seed, "layer": layer, "neuron": np.arange(len(acc)), "accuracy": acc}
+                ).assign(drop=intact - acc)
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def damage_correlations(measures: pd.DataFrame, damage: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation between each quantity and the single-neuron damage (drop), per seed and
+    scope: every layer on its own and the whole network (all hidden neurons in one ranking).
+
+    Columns: seed, scope, quantity, rho (NaN where a quantity or the damage is constant over the scope).
+    """
+    joined = measures.merge(damage[["seed", "layer", "neuron", "drop"]], on=["seed", "layer", "neuron"])
+    rows = []
+    for (seed, quantity), group in joined.groupby(["seed", "quantity"], sort=False):
+        scopes = [(NETWORK, group)] + [(layer_scope(layer), g) for layer, g in group.groupby("layer")]
+        for scope, g in scopes:
+            constant = g["value"].nunique() < 2 or g["drop"].nunique() < 2
+            rho = np.nan if constant else float(scipy.stats.spearmanr(g["value"], g["drop"]).statistic)
+            rows.append({"seed": seed, "scope": scope, "quantity": quantity, "rho": rho})
+    return pd.DataFrame(rows)

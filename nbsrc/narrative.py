@@ -460,3 +460,40 @@ def setting_contrast(book: pd.DataFrame, paper: pd.DataFrame) -> str:
         for r in changed.itertuples()
     ]
     return text + " They differ for:\n\n" + "\n".join(lines)
+
+
+def damage_paragraph(correlations: pd.DataFrame, damage: pd.DataFrame) -> str:
+    """How much one neuron costs, and which quantity's ranking follows that cost best, per scope."""
+    per_seed_max = damage.groupby("seed")["drop"].max() * 100
+    harmless = float((damage["drop"] <= 0).mean())
+    means = correlations.groupby(["scope", "quantity"])["rho"].mean()
+    parts = []
+    for scope in ordered_scopes(correlations.scope.unique()):
+        best = means.loc[scope].idxmax()
+        parts.append(f"{scope}: {SHORT[best]} (ρ = {num(means.loc[(scope, best)], signed=True)})")
+    return (
+        f"Ablating a single neuron costs at most {pm(*_mean_std(per_seed_max), 2)} % of test accuracy "
+        f"(the largest drop per network, mean ± std over seeds); {_percent(harmless, 0)} of the neurons "
+        f"cost nothing or even help when removed alone. The quantity whose ranking follows the drop best "
+        f"(highest mean Spearman ρ over seeds): " + "; ".join(parts) + "."
+    )
+
+
+def damage_summary_sentence(correlations: pd.DataFrame) -> str:
+    """Across datasets and scopes: which quantity follows the single-neuron drop best, how often, how well."""
+    means = correlations.groupby(["dataset", "scope", "quantity"])["rho"].mean()
+    best = means.groupby(["dataset", "scope"]).idxmax().map(lambda key: key[2])
+    best_rho = means.groupby(["dataset", "scope"]).max()
+    counts = best.value_counts()
+    listed = ", ".join(f"{SHORT[q]} in {n}" for q, n in counts.items())
+    low, high = best_rho.idxmin(), best_rho.idxmax()
+
+    def case(key: tuple[str, str]) -> str:
+        return f"{TITLES.get(key[0], key[0])}, {key[1]}"
+
+    return (
+        f"The quantity whose ranking follows the single-neuron drop best, over the {len(best)} "
+        f"(dataset, scope) cases: {listed}. The best correlation ranges from ρ = "
+        f"{num(best_rho[low], signed=True)} ({case(low)}) to "
+        f"{num(best_rho[high], signed=True)} ({case(high)})."
+    )

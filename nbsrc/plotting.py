@@ -615,3 +615,41 @@ def plot_auc_gaps(indicators: pd.DataFrame) -> Figure:
     _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 4))
     fig.suptitle("AUC gap to random; good: > 0 in both rows")
     return fig
+
+
+Y_RHO = "Spearman ρ with the\nsingle-neuron drop [1]"
+
+
+def plot_damage_correlations(correlations: pd.DataFrame) -> Figure:
+    """Spearman ρ between each quantity and the accuracy drop of ablating that neuron alone (mean ± std
+    over seeds; each seed a dot), one panel per scope: the whole network and each hidden layer."""
+    _require(correlations, "correlations", ["seed", "scope", "quantity", "rho"])
+    scopes = ordered_scopes(correlations["scope"].unique())
+    quantities = [q for q in QUANTITIES if q in set(correlations["quantity"])]
+    nrows, ncols = _grid_shape(len(scopes), max_cols=2)
+    fig, gs = _figure(nrows, ncols, 2.4)
+    axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(scopes))], sharey=True)
+    stats = correlations.groupby(["scope", "quantity"])["rho"].agg(["mean", "std"]).fillna({"std": 0})
+    for ax, scope in zip(axes, scopes, strict=True):
+        ax.axhline(0, color="black", lw=0.8)
+        for i, quantity in enumerate(quantities):
+            color = COLORS[quantity]
+            seeds = correlations[(correlations.scope == scope) & (correlations.quantity == quantity)]
+            ax.scatter(np.full(len(seeds), i + 0.18), seeds["rho"], s=10, color=color, alpha=0.6, lw=0)
+            mean, std = stats.loc[(scope, quantity)]
+            ax.errorbar(
+                i,
+                mean,
+                yerr=std,
+                fmt="o",
+                color=color,
+                mec="black",
+                mew=0.6,
+                ms=6,
+                capsize=2,
+                gid=f"{scope}/{quantity}",
+            )
+        ax.set_xticks(range(len(quantities)), [SHORT[q] for q in quantities])
+        ax.set_xlim(-0.6, len(quantities) - 0.4)
+        ax.set(title=scope, xlabel="quantity", ylabel=Y_RHO)
+    return fig

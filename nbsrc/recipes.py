@@ -58,7 +58,8 @@ _RECIPES = {
         "the paper's first version",
         "784-200-200-10 (3,072-200-200-10 on CIFAR-10) with sigmoid activations, Adam with learning rate "
         "1e-3 and batch 32, cross-entropy with an L2 penalty, on raw [0, 1] pixels; 10,000 validation "
-        "images held out of the official training set (MNIST: 50,000 / 10,000 / 10,000, as in the paper)",
+        "images held out of the official training set, so MNIST splits 50,000 / 10,000 / 10,000 as in "
+        "the paper",
         {
             "widths": (200, 200),
             "activation": "sigmoid",

@@ -152,13 +152,18 @@ def splits_table(val_size: int = 10000) -> str:
 
 # ------------------------------------------------------------------------------------------------ results
 
-RESULT_KINDS = ("claims", "accuracy", "indicators")
+RESULT_KINDS = ("claims", "accuracy", "indicators", "damage")
 
 
-def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[str, Any]) -> Path:
-    """Write a chapter's claims table, its test accuracies and its good-indicator gaps to
-    ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``) for the summary;
-    ``<name>`` is the ``results_name`` parameter, else the dataset."""
+def save_claims(
+    claims: pd.DataFrame,
+    results: ChapterResults,
+    parameters: dict[str, Any],
+    damage: pd.DataFrame | None = None,
+) -> Path:
+    """Write a chapter's claims table, its test accuracies, its good-indicator gaps and (when given) its
+    damage correlations to ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``,
+    ``-damage.csv``) for the summary; ``<name>`` is the ``results_name`` parameter, else the dataset."""
     folder = Path(parameters["results_dir"])
     folder.mkdir(parents=True, exist_ok=True)
     name = parameters.get("results_name") or parameters["dataset"]
@@ -167,6 +172,8 @@ def save_claims(claims: pd.DataFrame, results: ChapterResults, parameters: dict[
         "accuracy": results.accuracies,
         "indicators": indicator_table(results.auc),
     }
+    if damage is not None:
+        tables["damage"] = damage
     for kind, table in tables.items():
         table.assign(dataset=name).to_csv(folder / f"{name}-{kind}.csv", index=False)
     return folder / f"{name}-claims.csv"
@@ -224,21 +231,20 @@ def ks_table(largest: pd.DataFrame) -> str:
 def bias_balancing_table(gains: pd.DataFrame) -> str:
     """AUC gain of bias balancing over zero ablation (mean ± std over seeds), Markdown.
 
-    Rows: per scope the ascending, descending and random orders; columns: the ordering quantities, and
-    the random orders (mean over the orders of a seed first).
+    One row per scope and ordering quantity: the gain of its ascending and of its descending order; the
+    last column, on a scope's first row, the gain of the random orders (averaged within a seed first).
     ``gains`` is :func:`nbsrc.analysis.paired_auc_gain` of the zero and the mean ablation AUCs.
     """
     stats = gains.groupby(["scope", "direction", "quantity"], sort=False)["gain"].agg(["mean", "std"])
     quantities = [q for q in QUANTITIES if q in set(gains.quantity)]
     rows = []
     for scope in ordered_scopes(gains.scope.unique()):
-        for direction in DIRECTIONS:
-            cells = {SHORT[q]: pm(*stats.loc[(scope, direction, q)], signed=True) for q in quantities}
-            rows.append({"scope": scope, "order": direction, **cells, "random": ""})
         random_gain = pm(*stats.loc[(scope, "random", "random")], signed=True)
-        rows.append(
-            {"scope": scope, "order": "random", **{SHORT[q]: "" for q in quantities}, "random": random_gain}
-        )
+        for i, q in enumerate(quantities):
+            cells = {d: pm(*stats.loc[(scope, d, q)], signed=True) for d in DIRECTIONS}
+            rows.append(
+                {"scope": scope, "quantity": SHORT[q], **cells, "random orders": "" if i else random_gain}
+            )
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
@@ -256,3 +262,33 @@ def setting_matrix(book: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     cells = {TITLES[d]: [f"{left.loc[c, d]} / {right.loc[c, d]}" for c in claims] for d in datasets}
     statement = book.drop_duplicates("claim").set_index("claim").paper
     return pd.DataFrame({"the paper's claim": statement.loc[claims].to_numpy(), **cells}, index=claims)
+
+
+def damage_table(correlations: pd.DataFrame) -> str:
+    """Spearman ρ of each quantity with the single-neuron drop (mean ± std over seeds) per scope, Markdown."""
+    stats = correlations.groupby(["scope", "quantity"])["rho"].agg(["mean", "std"])
+    quantities = [q for q in QUANTITIES if q in set(correlations.quantity)]
+    rows = [
+        {"scope": scope, **{SHORT[q]: pm(*stats.loc[(scope, q)], signed=True) for q in quantities}}
+        for scope in ordered_scopes(correlations.scope.unique())
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def damage_summary(correlations: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset (rows) and scope (columns): the quantity with the highest mean Spearman ρ with the
+    single-neuron drop, with its ρ (mean ± std over seeds). ``correlations``: joined ``damage`` results."""
+    stats = correlations.groupby(["dataset", "scope", "quantity"])["rho"].agg(["mean", "std"])
+    scopes = ordered_scopes(correlations.scope.unique())
+    datasets = [d for d in DATASETS if d in set(correlations.dataset)]
+    table = {}
+    for dataset in datasets:
+        row = {}
+        for scope in scopes:
+            if (dataset, scope) not in stats.index.droplevel("quantity"):
+                row[scope] = ""
+                continue
+            best = stats.loc[(dataset, scope)]["mean"].idxmax()
+            row[scope] = f"{SHORT[best]} {pm(*stats.loc[(dataset, scope, best)], 2, signed=True)}"
+        table[TITLES[dataset]] = row
+    return pd.DataFrame(table).T[scopes]

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from nbsrc.ablation import ablation_values, cumulative_curve, cumulative_logits, neuron_orders, scope_neurons
+from nbsrc.ablation import (
+    ablation_values,
+    cumulative_curve,
+    cumulative_logits,
+    neuron_orders,
+    scope_neurons,
+    single_neuron_accuracy,
+)
 from nbsrc.data import load_splits
 from nbsrc.models import MLP
 from nbsrc.train import TrainConfig, train
@@ -275,3 +282,26 @@ def test_cuda_path_trains_measures_and_ablates_like_the_cpu(trained_mnist):
     config = TrainConfig("mnist", (32, 16), epochs=1, lr=3e-3, lr_schedule="constant", train_limit=2000)
     trained = train(config, splits, device="cuda", progress=False)
     assert trained.history["val_accuracy"][-1] > 0.5 and trained.key == config.key(splits.fingerprint, "cuda")
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_single_neuron_accuracy_equals_a_masked_forward_per_neuron(activation, mode):
+    model = random_network(activation, batch_norm=True).double()
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(300, 20, generator=gen, dtype=torch.float64)
+    y = model(x).argmax(1)  # the intact network is right everywhere: every change shows
+    y[::7] = torch.randint(0, 5, (len(y[::7]),), generator=gen)
+    means = layer_means(model, x[:100]) if mode == "mean" else None
+    got = single_neuron_accuracy(model, x, y, mode, means, dtype=torch.float64, pairs_per_batch=97)
+    values = ablation_values(model.widths, mode, means)
+    for layer, width in enumerate(model.widths):
+        expected = []
+        for neuron in range(width):
+            masks = [torch.zeros(w, dtype=torch.bool) for w in model.widths]
+            masks[layer][neuron] = True
+            with torch.no_grad():
+                logits = model(x, ablate=masks, values=values)
+            expected.append(float((logits.argmax(1) == y).double().mean()))
+        np.testing.assert_array_equal(got[layer], expected)
+    assert any((a < 1.0).any() for a in got)  # some ablation does change a prediction

@@ -24,6 +24,7 @@ from nbsrc.analysis import (
     ablation_curves,
     analyse_network,
     auc,
+    damage_correlations,
     neuron_measures,
     paired_auc_gain,
     run_chapter,
@@ -762,3 +763,34 @@ def test_paired_auc_gain_pairs_orders_and_averages_random_orders_first():
     assert len(gains) == 4
     with pytest.raises(ValueError, match=r"invalid auc_other=.*must hold the same curves as auc_base"):
         paired_auc_gain(base, other[other.seed == 0])
+
+
+def test_damage_correlations_are_spearman_per_layer_and_over_the_network():
+    rng = np.random.default_rng(3)
+    widths = {1: 6, 2: 4}
+    keys = [(seed, layer, i) for seed in (0, 1) for layer, n in widths.items() for i in range(n)]
+    damage = pd.DataFrame(keys, columns=["seed", "layer", "neuron"]).assign(drop=rng.normal(size=len(keys)))
+    measures = pd.concat(
+        [
+            damage[["seed", "layer", "neuron"]].assign(quantity=q, value=rng.integers(0, 3, len(keys)) * 1.0)
+            for q in ("entropy", "csi")
+        ]
+    )
+    measures.loc[(measures.quantity == "csi") & (measures.layer == 2), "value"] = 1.0  # constant: no rho
+    table = damage_correlations(measures, damage).set_index(["seed", "scope", "quantity"]).rho
+
+    def spearman(a, b):  # Pearson correlation of average ranks
+        return np.corrcoef(pd.Series(a).rank(), pd.Series(b).rank())[0, 1]
+
+    for seed in (0, 1):
+        for quantity in ("entropy", "csi"):
+            m = measures[(measures.seed == seed) & (measures.quantity == quantity)].merge(damage)
+            assert table[(seed, "network", quantity)] == pytest.approx(spearman(m["value"], m["drop"]))
+            for layer in widths:
+                g = m[m.layer == layer]
+                got = table[(seed, f"layer {layer}", quantity)]
+                if quantity == "csi" and layer == 2:
+                    assert np.isnan(got)
+                else:
+                    assert got == pytest.approx(spearman(g["value"], g["drop"]))
+    assert len(table) == 2 * 2 * 3

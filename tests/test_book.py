@@ -83,8 +83,8 @@ def test_no_page_shows_raw_pipe_tables_or_parameter_cells(smoke_book, name):
     assert "Parameters (papermill)" not in text, f"{name}: parameters visible"
     assert not soup.select(".tag_parameters, .tag_injected-parameters")
     if name in RESULT_PAGES:
-        # accuracy, KS, AUC, thresholds, gaps, claims (and the bias-balancing gains in the paper's setting)
-        assert len(html_tables(article(soup))) >= (7 if name in PAPER_CHAPTERS else 6)
+        # accuracy, KS, AUC, thresholds, gaps, damage, claims (+ bias-balancing gains in the paper setting)
+        assert len(html_tables(article(soup))) >= (8 if name in PAPER_CHAPTERS else 7)
 
 
 @pytest.mark.parametrize("name", ["method", *RESULT_PAGES, "summary"])
@@ -139,11 +139,12 @@ def test_paper_chapters_state_their_recipe_and_compare_bias_balancing(smoke_book
     assert "the paper's first version" in text and "Not known from the paper, chosen by this book" in text
     assert "sigmoid" in text and "batch 32" in text
     assert "Fixing ablated neurons to their validation mean instead of zero changes the AUC" in text
-    gains = [t for t in html_tables(content) if t and t[0][:2] == ["scope", "order"] and t[0][-1] == "random"]
+    columns = ["scope", "quantity", "ascending", "descending", "random orders"]
+    gains = [t for t in html_tables(content) if t and t[0] == columns]
     assert len(gains) == 1
     header, *rows = gains[0]
-    assert [row[1] for row in rows[:3]] == ["ascending", "descending", "random"]
-    assert all(re.fullmatch(r"[+−-]?\d\.\d{3} ± \d\.\d{3}", cell) for row in rows[:2] for cell in row[2:-1])
+    assert len(rows) == 5 * 3  # five quantities; the whole network and its two hidden layers
+    assert all(re.fullmatch(r"[+−-]?\d\.\d{3} ± \d\.\d{3}", cell) for row in rows for cell in row[2:4])
     captions = [c.get_text(" ") for c in content.find_all("figcaption")]
     assert sum("with bias balancing" in c for c in captions) == 2
 
@@ -151,6 +152,17 @@ def test_paper_chapters_state_their_recipe_and_compare_bias_balancing(smoke_book
 def test_dataset_chapters_say_they_do_not_compare_bias_balancing(smoke_book):
     text = article(page(smoke_book, DATASETS[0])).get_text(" ")
     assert "This chapter ablates by zeroing only" in text and "this book's default" in text
+
+
+def test_summary_shows_the_damage_correlations_of_every_dataset(smoke_book):
+    from nbsrc.report import damage_summary, join_results
+
+    expected = damage_summary(join_results(list(DATASETS), smoke_book / "book" / "results", "damage"))
+    tables = [t for t in html_tables(article(page(smoke_book, "summary"))) if t and "layer 1" in t[0]]
+    assert len(tables) == 1
+    header, *rows = tables[0]
+    got = {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows}
+    assert got == {title: expected.loc[title].to_dict() for title in expected.index}
 
 
 def test_summary_joins_the_dataset_results_and_feeds_the_intro(smoke_book):

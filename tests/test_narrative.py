@@ -203,3 +203,36 @@ def test_setting_contrast_lists_the_verdicts_that_change():
     assert "3 verdicts" in text and ", 1 is the same" in text
     assert "- **C2** on MNIST: *partly* in the book's setting, *agrees* in the paper's" in text
     assert "- **C1** on CIFAR-10: *agrees* in the book's setting, *disagrees* in the paper's" in text
+
+
+def test_damage_paragraph_reports_the_largest_drop_and_the_best_quantity_per_scope():
+    damage = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "drop": [0.01, 0.0, -0.001, 0.03, 0.002, 0.0]})
+    correlations = pd.DataFrame(
+        {
+            "seed": [0, 1] * 4,
+            "scope": ["network"] * 4 + ["layer 1"] * 4,
+            "quantity": ["entropy", "entropy", "csi", "csi"] * 2,
+            "rho": [0.1, 0.3, 0.5, 0.5, 0.6, 0.8, -0.2, 0.0],
+        }
+    )
+    text = narrative.damage_paragraph(correlations, damage)
+    assert f"at most {narrative.pm(2.0, np.std([1.0, 3.0], ddof=1), 2)} %" in text
+    assert "50 % of the neurons cost nothing" in text
+    assert f"network: {SHORT['csi']} (ρ = +0.500)" in text
+    assert f"layer 1: {SHORT['entropy']} (ρ = +0.700)" in text
+
+
+def test_damage_summary_sentence_counts_the_best_quantity_over_cases():
+    table = pd.DataFrame(
+        {
+            "dataset": ["mnist"] * 4 + ["cifar10"] * 2,
+            "scope": ["network", "network", "layer 1", "layer 1", "network", "network"],
+            "quantity": ["entropy", "csi", "entropy", "csi", "entropy", "csi"],
+            "seed": 0,
+            "rho": [0.2, 0.5, 0.7, 0.1, 0.4, 0.3],
+        }
+    )
+    text = narrative.damage_summary_sentence(table)
+    assert "over the 3 (dataset, scope) cases" in text
+    assert f"{SHORT['entropy']} in 2, {SHORT['csi']} in 1" in text
+    assert "from ρ = +0.400 (CIFAR-10, network) to +0.700 (MNIST, layer 1)" in text

@@ -211,12 +211,39 @@ FIGURES = {
     "composition": lambda d: P.plot_network_composition(d["composition"]),
     "auc-gaps": lambda d: P.plot_auc_gaps(d["indicators"]),
     "auc-gaps-1": lambda d: P.plot_auc_gaps(d["indicators"][d["indicators"].dataset == "CIFAR-10"]),
+    "damage": lambda d: P.plot_damage_correlations(d["correlations"]),
 }
+
+
+def correlations_table() -> pd.DataFrame:
+    """Spearman rho per seed, scope and quantity (two seeds, the network and three layers)."""
+    rng = np.random.default_rng(2)
+    rows = [
+        {"seed": seed, "scope": scope, "quantity": q, "rho": float(rng.uniform(-1, 1))}
+        for seed in (0, 1)
+        for scope in ("network", "layer 1", "layer 2", "layer 3")
+        for q in P.QUANTITIES
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_plot_damage_correlations_draws_the_mean_of_each_scope_and_quantity():
+    table = correlations_table()
+    fig = P.plot_damage_correlations(table)
+    assert [ax.get_title() for ax in fig.axes] == ["network", "layer 1", "layer 2", "layer 3"]
+    for ax in fig.axes:
+        for i, q in enumerate(P.QUANTITIES):
+            (bars,) = [c for c in ax.containers if c.lines[0].get_gid() == f"{ax.get_title()}/{q}"]
+            x, y = bars.lines[0].get_data()
+            expected = table[(table.scope == ax.get_title()) & (table.quantity == q)].rho.mean()
+            assert (x[0], y[0]) == (i, pytest.approx(expected))
+        assert "Spearman" in ax.get_ylabel()
 
 
 @pytest.fixture(scope="module")
 def tables(histories, measures, curves, auc, composition, indicators) -> dict:
     return {
+        "correlations": correlations_table(),
         "histories": histories,
         "measures": measures,
         "curves": curves,

@@ -120,21 +120,17 @@ def test_result_files_round_trip(tmp_path):
 
 
 def test_bias_balancing_table_shows_mean_and_std_per_order():
-    text = report.bias_balancing_table(gains_table())
-    lines = text.splitlines()
-    assert len(lines) == 2 + 3  # header, rule, ascending, descending, random
+    lines = report.bias_balancing_table(gains_table()).splitlines()
+    assert len(lines) == 2 + len(QUANTITIES)  # header, rule, one row per quantity (one scope)
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == ["scope", "order", *(SHORT[q] for q in QUANTITIES), "random"]
-    ascending = [c.strip() for c in lines[2].strip("|").split("|")]
-    # MI ascending: +0.02 and +0.04 over the two seeds
-    assert ascending[header.index(SHORT["mutual_information"])] == report.pm(
-        0.03, np.std([0.02, 0.04], ddof=1), signed=True
-    )
-    random_row = [c.strip() for c in lines[4].strip("|").split("|")]
-    assert random_row[1] == "random" and random_row[-1] == report.pm(
-        0.06, np.std([0.05, 0.07], ddof=1), signed=True
-    )
-    assert random_row[2] == ""
+    assert header == ["scope", "quantity", "ascending", "descending", "random orders"]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert [row[1] for row in rows] == [SHORT[q] for q in QUANTITIES]
+    mi = rows[1]  # MI: ascending +0.02 and +0.04, descending -0.02 and 0.0 over the two seeds
+    assert mi[2] == report.pm(0.03, np.std([0.02, 0.04], ddof=1), signed=True)
+    assert mi[3] == report.pm(-0.01, np.std([-0.02, 0.0], ddof=1), signed=True)
+    assert rows[0][4] == report.pm(0.06, np.std([0.05, 0.07], ddof=1), signed=True)
+    assert all(row[4] == "" for row in rows[1:])
 
 
 def test_setting_matrix_puts_both_verdicts_side_by_side():
@@ -155,3 +151,50 @@ def test_setting_matrix_puts_both_verdicts_side_by_side():
         and matrix.loc["C1", "CIFAR-10"] == "agrees / partly"
     )
     assert matrix.loc["C2", "the paper's claim"] == "p2"
+
+
+def test_damage_table_gives_mean_and_std_per_scope():
+    table = pd.DataFrame(
+        {
+            "seed": [0, 1, 0, 1],
+            "scope": ["layer 1", "layer 1", "network", "network"],
+            "quantity": "entropy",
+            "rho": [0.2, 0.4, -0.1, 0.1],
+        }
+    )
+    lines = report.damage_table(table).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["scope", SHORT["entropy"]]
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == [
+        "network",
+        report.pm(0.0, np.std([-0.1, 0.1], ddof=1), signed=True),
+    ]
+    assert [c.strip() for c in lines[3].strip("|").split("|")] == [
+        "layer 1",
+        report.pm(0.3, np.std([0.2, 0.4], ddof=1), signed=True),
+    ]
+
+
+def test_damage_summary_names_the_best_quantity_per_dataset_and_scope():
+    rows = [
+        ("mnist", "network", "entropy", [0.1, 0.3]),
+        ("mnist", "network", "csi", [0.5, 0.5]),
+        ("mnist", "layer 1", "entropy", [0.6, 0.8]),
+        ("mnist", "layer 1", "csi", [0.0, 0.2]),
+        ("cifar10", "network", "entropy", [0.9, 0.7]),
+        ("cifar10", "network", "csi", [0.1, 0.1]),
+    ]
+    table = pd.DataFrame(
+        [
+            {"dataset": d, "scope": s, "quantity": q, "seed": i, "rho": r}
+            for d, s, q, rhos in rows
+            for i, r in enumerate(rhos)
+        ]
+    )
+    summary = report.damage_summary(table)
+    assert list(summary.index) == ["MNIST", "CIFAR-10"] and list(summary.columns) == ["network", "layer 1"]
+    assert summary.loc["MNIST", "network"] == f"{SHORT['csi']} {report.pm(0.5, 0.0, 2, signed=True)}"
+    assert (
+        summary.loc["MNIST", "layer 1"]
+        == f"{SHORT['entropy']} {report.pm(0.7, np.std([0.6, 0.8], ddof=1), 2, signed=True)}"
+    )
+    assert summary.loc["CIFAR-10", "layer 1"] == ""
