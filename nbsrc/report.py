@@ -265,12 +265,14 @@ def setting_matrix(book: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
 
 
 def damage_table(correlations: pd.DataFrame) -> str:
-    """Spearman ρ of each quantity with the single-neuron drop (mean ± std over seeds) per scope, Markdown."""
+    """Spearman ρ of each quantity (rows) with the single-neuron drop, per scope (columns): mean ± std over
+    seeds to two digits, Markdown."""
     stats = correlations.groupby(["scope", "quantity"])["rho"].agg(["mean", "std"])
     quantities = [q for q in QUANTITIES if q in set(correlations.quantity)]
+    scopes = ordered_scopes(correlations.scope.unique())
     rows = [
-        {"scope": scope, **{SHORT[q]: pm(*stats.loc[(scope, q)], signed=True) for q in quantities}}
-        for scope in ordered_scopes(correlations.scope.unique())
+        {"quantity": SHORT[q], **{scope: pm(*stats.loc[(scope, q)], 2, signed=True) for scope in scopes}}
+        for q in quantities
     ]
     return pd.DataFrame(rows).to_markdown(index=False)
 

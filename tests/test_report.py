@@ -163,15 +163,11 @@ def test_damage_table_gives_mean_and_std_per_scope():
         }
     )
     lines = report.damage_table(table).splitlines()
-    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["scope", SHORT["entropy"]]
-    assert [c.strip() for c in lines[2].strip("|").split("|")] == [
-        "network",
-        report.pm(0.0, np.std([-0.1, 0.1], ddof=1), signed=True),
-    ]
-    assert [c.strip() for c in lines[3].strip("|").split("|")] == [
-        "layer 1",
-        report.pm(0.3, np.std([0.2, 0.4], ddof=1), signed=True),
-    ]
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["quantity", "network", "layer 1"]
+    network = report.pm(0.0, np.std([-0.1, 0.1], ddof=1), 2, signed=True)
+    layer = report.pm(0.3, np.std([0.2, 0.4], ddof=1), 2, signed=True)
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == [SHORT["entropy"], network, layer]
+    assert len(lines) == 3
 
 
 def test_damage_summary_names_the_best_quantity_per_dataset_and_scope():
