@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -396,6 +396,50 @@ def _curve_from_logits(y: Tensor, progress: bool, **args: object) -> np.ndarray:
     return correct.double().numpy() / len(args["x"])
 
 
+@dataclass
+class _Intact:
+    """The intact forward pass in affine form: weights, biases, pre-activations z (z[0] of the first
+    hidden layer, z[-1] the logits), hidden outputs, the ablation values and which samples are right."""
+
+    weights: list[Tensor]
+    biases: list[Tensor]
+    act: Callable[[Tensor], Tensor]
+    z: list[Tensor]
+    outputs: list[Tensor]
+    values: list[Tensor]
+    correct: Tensor
+    y: Tensor
+
+
+def _intact(
+    model: MLP, x: Tensor, y: Tensor, mode: str, means: Sequence[Tensor] | None, dtype: torch.dtype, device
+) -> _Intact:
+    device = resolve_device(device)
+    values = [v.to(device=device, dtype=dtype) for v in ablation_values(model.widths, mode, means)]
+    aff = model.affine_layers(dtype)
+    weights = [w.to(device) for w in aff.weights]
+    biases = [b.to(device) for b in aff.biases]
+    act = activation_fn(aff.activation)
+    x, y = x.to(device=device, dtype=dtype), torch.as_tensor(y).to(device)
+    if len(x) != len(y):
+        fail("y", f"length {len(y)}", f"must have the same length as x ({len(x)})")
+    with torch.no_grad():
+        outputs, z, h = [], [], x
+        for w, b in zip(weights, biases, strict=True):
+            z.append(torch.addmm(b, h, w.T))
+            h = act(z[-1])
+            outputs.append(h)
+    return _Intact(weights, biases, act, z, outputs[:-1], values, z[-1].argmax(1) == y, y)
+
+
+def _logits_from(state: _Intact, pre: Tensor, layer: int) -> Tensor:
+    """Logits from the (changed) pre-activations ``pre`` of hidden layer ``layer + 1`` (0-based ``layer``
+    is the ablated one), through the layers above."""
+    for m in range(layer + 2, len(state.weights)):
+        pre = torch.addmm(state.biases[m], state.act(pre), state.weights[m].T)
+    return pre
+
+
 def single_neuron_accuracy(
     model: MLP,
     x: Tensor,
@@ -413,36 +457,60 @@ def single_neuron_accuracy(
     batched, at most ``pairs_per_batch`` at a time, through the layers above in one product per layer;
     a sample's prediction changes only there, so accuracy_i = intact accuracy + (gained - lost) / N.
     """
-    device = resolve_device(device)
-    values = [v.to(device=device, dtype=dtype) for v in ablation_values(model.widths, mode, means)]
-    aff = model.affine_layers(dtype)
-    weights = [w.to(device) for w in aff.weights]
-    biases = [b.to(device) for b in aff.biases]
-    act = activation_fn(aff.activation)
-    x, y = x.to(device=device, dtype=dtype), torch.as_tensor(y).to(device)
-    if len(x) != len(y):
-        fail("y", f"length {len(y)}", f"must have the same length as x ({len(x)})")
+    s = _intact(model, x, y, mode, means, dtype, device)
+    result = []
     with torch.no_grad():
-        outputs, z, h = [], [], x
-        for w, b in zip(weights, biases, strict=True):
-            z.append(torch.addmm(b, h, w.T))
-            h = act(z[-1])
-            outputs.append(h)
-        intact_correct = z[-1].argmax(1) == y
-        n_hidden = len(model.widths)
-        result = []
-        for layer in range(n_hidden):
-            delta = outputs[layer] - values[layer]  # [N, n_l]
+        for layer, width in enumerate(model.widths):
+            delta = s.outputs[layer] - s.values[layer]  # [N, n_l]
             rows, neurons = torch.nonzero(delta, as_tuple=True)
-            change = torch.zeros(model.widths[layer], dtype=torch.int64, device=device)
+            change = torch.zeros(width, dtype=torch.int64, device=delta.device)
             for lo in range(0, len(rows), pairs_per_batch):
                 r, i = rows[lo : lo + pairs_per_batch], neurons[lo : lo + pairs_per_batch]
-                pre = z[layer + 1].index_select(0, r) - delta[r, i, None] * weights[layer + 1].T.index_select(
-                    0, i
-                )
-                for m in range(layer + 2, n_hidden + 1):
-                    pre = torch.addmm(biases[m], act(pre), weights[m].T)
-                now = pre.argmax(1) == y.index_select(0, r)
-                change.index_add_(0, i, now.long() - intact_correct.index_select(0, r).long())
-            result.append(((intact_correct.sum() + change).double() / len(x)).cpu().numpy())
+                w_cols = s.weights[layer + 1].T.index_select(0, i)
+                pre = s.z[layer + 1].index_select(0, r) - delta[r, i, None] * w_cols
+                now = _logits_from(s, pre, layer).argmax(1) == s.y.index_select(0, r)
+                change.index_add_(0, i, now.long() - s.correct.index_select(0, r).long())
+            result.append(((s.correct.sum() + change).double() / len(s.y)).cpu().numpy())
     return result
+
+
+def subset_ablation_accuracy(
+    model: MLP,
+    x: Tensor,
+    y: Tensor,
+    layer: int,
+    subsets: np.ndarray | Tensor,
+    mode: str = "zero",
+    means: Sequence[Tensor] | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device | None = None,
+    rows_per_batch: int = 16_384,
+) -> np.ndarray:
+    """Test accuracy with each subset of hidden layer ``layer`` (0-based) ablated together, the rest intact.
+
+    ``subsets`` is [P, s] (e.g. s = 2 for pairs): neuron indices of the layer, one subset per row. Ablating
+    a subset S changes z_{l+1} by -sum_{i in S} (T_l[:, i] - v_i) W_{l+1}[:, i]^T, and only on the samples
+    where some T_l[:, i] != v_i; those (sample, subset) rows go through the layers above, at most
+    ``rows_per_batch`` at a time, and accuracy_S = intact accuracy + (gained - lost) / N. Returns [P].
+    """
+    check_choice("layer", layer, list(range(len(model.widths))))
+    subsets = torch.as_tensor(np.asarray(subsets), dtype=torch.int64)
+    if subsets.ndim != 2 or len(subsets) == 0:
+        fail("subsets", tuple(subsets.shape), "expected a [P, s] array of neuron indices, P >= 1")
+    if subsets.min() < 0 or subsets.max() >= model.widths[layer]:
+        fail("subsets", "indices out of range", f"neurons of layer {layer} are 0..{model.widths[layer] - 1}")
+    s = _intact(model, x, y, mode, means, dtype, device)
+    subsets = subsets.to(s.y.device)
+    delta = s.outputs[layer] - s.values[layer]  # [N, n_l]
+    w_cols = s.weights[layer + 1].T  # [n_l, n_{l+1}]: row i is neuron i's outgoing weights
+    with torch.no_grad():
+        rows, which = torch.nonzero((delta[:, subsets] != 0).any(2), as_tuple=True)  # (sample, subset)
+        change = torch.zeros(len(subsets), dtype=torch.int64, device=s.y.device)
+        for lo in range(0, len(rows), rows_per_batch):
+            r, p = rows[lo : lo + rows_per_batch], which[lo : lo + rows_per_batch]
+            pre = s.z[layer + 1].index_select(0, r)
+            for neuron in subsets.index_select(0, p).T:  # one column of the subsets at a time
+                pre.addcmul_(delta[r, neuron, None], w_cols.index_select(0, neuron), value=-1.0)
+            now = _logits_from(s, pre, layer).argmax(1) == s.y.index_select(0, r)
+            change.index_add_(0, p, now.long() - s.correct.index_select(0, r).long())
+    return ((s.correct.sum() + change).double() / len(s.y)).cpu().numpy()

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from nbsrc.ablation import MODES, cumulative_curve, neuron_orders, scope_neurons, single_neuron_accuracy
 from nbsrc.checks import check_choice, check_int, fail
-from nbsrc.data import Split, Splits, load_splits
+from nbsrc.data import Split, Splits
 from nbsrc.measures import (
     BIAS_CORRECTIONS,
     class_selectivity_index,
@@ -35,7 +36,7 @@ from nbsrc.measures import (
 from nbsrc.models import MLP, resolve_device
 from nbsrc.quantize import QUANTIZERS, quantize
 from nbsrc.storage import cache_root, load_or_discard, write_atomic
-from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, train_or_load
+from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, config_splits, train_or_load
 from nbsrc.vocabulary import DIRECTIONS, NETWORK, QUANTITIES, layer_scope, scope_layer, scope_names
 
 # Bump when the analysis changes in a way that changes its cached results.
@@ -124,6 +125,21 @@ def _on_device(
     return model, x.to(device), y.to(device)
 
 
+def ablation_means(model: MLP, splits: Splits, settings: AnalysisSettings) -> list[torch.Tensor] | None:
+    """Each hidden layer's mean output on the validation split (on the model's device) when the settings
+    ablate to the mean (bias balancing); None for zero ablation."""
+    if settings.mode != "mean":
+        return None
+    x_val = _limit(splits.val.x, settings.val_limit).to(next(model.parameters()).device)
+    with torch.no_grad():
+        return [t.mean(0) for t in model.hidden_outputs(x_val)]
+
+
+def test_data(splits: Splits, settings: AnalysisSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test inputs and labels the settings evaluate on (the first ``test_limit`` samples, or all)."""
+    return _limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit)
+
+
 def _scope_arg(scope: str) -> int | str:
     """The engine's scope argument: "network" or the 0-based layer index."""
     layer = scope_layer(scope)
@@ -144,12 +160,8 @@ def ablation_curves(
 
     ``seconds``, when given, receives the wall time spent on the "ordered" and the "random" curves.
     """
-    x_test, y_test = _limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit)
-    model, x_test, y_test = _on_device(model, x_test, y_test, device)
-    means = None
-    if settings.mode == "mean":
-        x_val = _limit(splits.val.x, settings.val_limit).to(x_test.device)
-        means = [t.mean(0) for t in model.hidden_outputs(x_val)]
+    model, x_test, y_test = _on_device(model, *test_data(splits, settings), device)
+    means = ablation_means(model, splits, settings)
     intact = model.hidden_outputs(x_test)  # shared by every curve: the layers below an ablation
     scopes = scope_names(len(model.widths))
     total = len(scopes) * (len(QUANTITIES) * len(DIRECTIONS) + settings.n_random)
@@ -277,6 +289,41 @@ class ChapterResults:
     auc: pd.DataFrame  # seed, scope, quantity, direction, order, auc, threshold_fraction
 
 
+def curve_frames(
+    seed: int, name: str, curve: np.ndarray, n_classes: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One seed's curve(s) ``"scope|quantity|direction"`` ([n+1] or [R, n+1]) as rows of the chapter's
+    ``curves`` table and of its ``auc`` table."""
+    scope, quantity, direction = name.split("|")
+    rows = np.atleast_2d(curve)
+    n = rows.shape[1] - 1
+    k = np.tile(np.arange(n + 1), len(rows))
+    curves = pd.DataFrame(
+        {
+            "seed": seed,
+            "scope": scope,
+            "quantity": quantity,
+            "direction": direction,
+            "order": np.repeat(np.arange(len(rows)), n + 1),
+            "k": k,
+            "fraction": k / n,
+            "accuracy": rows.reshape(-1),
+        }
+    )
+    aucs = pd.DataFrame(
+        {
+            "seed": seed,
+            "scope": scope,
+            "quantity": quantity,
+            "direction": direction,
+            "order": np.arange(len(rows)),
+            "auc": auc(rows),
+            "threshold_fraction": threshold_fraction(rows, n_classes),
+        }
+    )
+    return curves, aucs
+
+
 def _tables(analyses: list[NetworkAnalysis], n_classes: int) -> dict[str, pd.DataFrame]:
     histories, accuracies, measures, curves, aucs = [], [], [], [], []
     for a in analyses:
@@ -297,37 +344,9 @@ def _tables(analyses: list[NetworkAnalysis], n_classes: int) -> dict[str, pd.Dat
                     )
                 )
         for name, curve in a.curves.items():
-            scope, quantity, direction = name.split("|")
-            rows = np.atleast_2d(curve)
-            n = rows.shape[1] - 1
-            k = np.tile(np.arange(n + 1), len(rows))
-            curves.append(
-                pd.DataFrame(
-                    {
-                        "seed": seed,
-                        "scope": scope,
-                        "quantity": quantity,
-                        "direction": direction,
-                        "order": np.repeat(np.arange(len(rows)), n + 1),
-                        "k": k,
-                        "fraction": k / n,
-                        "accuracy": rows.reshape(-1),
-                    }
-                )
-            )
-            aucs.append(
-                pd.DataFrame(
-                    {
-                        "seed": seed,
-                        "scope": scope,
-                        "quantity": quantity,
-                        "direction": direction,
-                        "order": np.arange(len(rows)),
-                        "auc": auc(rows),
-                        "threshold_fraction": threshold_fraction(rows, n_classes),
-                    }
-                )
-            )
+            curve_rows, auc_rows = curve_frames(seed, name, curve, n_classes)
+            curves.append(curve_rows)
+            aucs.append(auc_rows)
     return {
         "histories": pd.concat(histories, ignore_index=True)[["seed", "epoch", "train_loss", "val_accuracy"]],
         "accuracies": pd.DataFrame(accuracies),
@@ -335,6 +354,20 @@ def _tables(analyses: list[NetworkAnalysis], n_classes: int) -> dict[str, pd.Dat
         "curves": pd.concat(curves, ignore_index=True),
         "auc": pd.concat(aucs, ignore_index=True),
     }
+
+
+def chapter_networks(
+    configs: list[TrainConfig],
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    what: str = "networks",
+) -> Iterator[tuple[TrainedNetwork, Splits]]:
+    """Each configuration's trained network (from the model cache, trained if missing) with the splits
+    of the chapter (the first configuration's: every configuration of a chapter shares them)."""
+    splits = config_splits(configs[0])
+    for config in tqdm(configs, desc=f"{configs[0].dataset}: {what}", disable=not progress):
+        yield train_or_load(config, splits, cache, device, progress), splits
 
 
 def run_chapter(
@@ -345,13 +378,8 @@ def run_chapter(
     progress: bool = True,
 ) -> ChapterResults:
     """Train (or load) every configuration, analyse each network, and return the chapter's tables."""
-    first = configs[0]
-    splits = load_splits(
-        first.dataset, val_size=first.val_size, seed=first.split_seed, standardize=first.standardize
-    )
     analyses = []
-    for config in tqdm(configs, desc=f"{first.dataset}: networks", disable=not progress):
-        trained = train_or_load(config, splits, cache, device, progress)
+    for trained, splits in chapter_networks(configs, cache, device, progress):
         analyses.append(analyse_network(trained, splits, settings, cache, progress, device))
     return ChapterResults(configs, settings, **_tables(analyses, splits.n_classes))
 
@@ -419,23 +447,22 @@ def neuron_damage(
     mode), drop (intact accuracy - accuracy: positive when the neuron matters). The networks come from
     the model cache (trained if missing); the damage is a few seconds per network and is not cached.
     """
-    first = configs[0]
-    splits = load_splits(
-        first.dataset, val_size=first.val_size, seed=first.split_seed, standardize=first.standardize
-    )
-    x_test, y_test = _limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit)
     frames = []
-    for config in tqdm(configs, desc=f"{first.dataset}: single-neuron damage", disable=not progress):
-        model = train_or_load(config, splits, cache, device, progress).model
-        means = None
-        if settings.mode == "mean":
-            means = [t.mean(0) for t in model.hidden_outputs(_limit(splits.val.x, settings.val_limit))]
+    for trained, splits in chapter_networks(configs, cache, device, progress, "single-neuron damage"):
+        model = trained.model
+        x_test, y_test = test_data(splits, settings)
+        means = ablation_means(model, splits, settings)
         intact = accuracy(model, Split(x_test, y_test))
         per_layer = single_neuron_accuracy(model, x_test, y_test, settings.mode, means, device=device)
         for layer, acc in enumerate(per_layer, start=1):
             frames.append(
                 pd.DataFrame(
-                    {"seed": config.seed, "layer": layer, "neuron": np.arange(len(acc)), "accuracy": acc}
+                    {
+                        "seed": trained.config.seed,
+                        "layer": layer,
+                        "neuron": np.arange(len(acc)),
+                        "accuracy": acc,
+                    }
                 ).assign(drop=intact - acc)
             )
     return pd.concat(frames, ignore_index=True)

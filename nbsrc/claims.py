@@ -51,9 +51,16 @@ PAPER = {
     "C2w": "Within a layer of a ReLU network, MI and KL selectivity are positively correlated with "
     "importance (as the paper words it: ablating the most informative neurons first hurts more than random).",
     "C3": "The distributions of the quantities differ strongly between layers.",
+    "C3e": "That difference explains C1: comparing the quantities across layers is ill-advised (tested here: "
+    "ranked by their percentile within their own layer, the quantities become good indicators over the "
+    "whole network).",
     "C4": "Class-dependent quantities (MI, KL selectivity) relate to accuracy more strongly than entropy.",
     "C6": "Ablation in deeper layers costs less accuracy than in early layers.",
+    "C8": "Layer-wise curves outside the random band suggest redundancy (descending above it: informative "
+    "neurons back each other up) and synergy (ascending below it: uninformative neurons matter jointly).",
 }
+#: Claims whose computation needs more than the chapter's AUC and measures tables (claims_table's options).
+OPTIONAL_CLAIMS = ("C3e", "C8")
 
 #: Each claim's operational rule, why its thresholds, and which parts are this book's choices.
 RULES = {
@@ -97,6 +104,16 @@ RULES = {
         "choices": "The KS statistic, the 0.5 threshold and the mean over seeds are this book's; the paper "
         "shows violin plots.",
     },
+    "C3e": {
+        "rule": "Whole-network orders by each neuron's percentile within its layer, (rank − ½) / width, "
+        "judged by C1's rule against the same random orders. Agrees when at least one of H, MI, KL sel., CSI "
+        "that is not a good indicator on raw values becomes one; partly when none does but at least half of "
+        "them gain on both gaps (seed means); disagrees otherwise; n/a when all four are good already.",
+        "why": "Percentiles put every layer on one scale without changing any order within a layer; if the "
+        "scales were what fails, the quantities should then pass the same two-sided test as within layers.",
+        "choices": "Percentiles (not z-scores), the tie-break (lower layer first) and the partly step are "
+        "this book's; the paper states the explanation without testing it.",
+    },
     "C4": {
         "rule": "In every layer, the seed-mean separation AUC_asc − AUC_desc of MI and that of KL sel. each "
         "exceed that of H. Agrees when every layer × quantity case holds, partly when at least half do.",
@@ -114,6 +131,24 @@ RULES = {
         "choices": "The random-order AUC as the cost and the partly step are this book's. The paper's "
         "network had equal widths; here the layers narrow with depth (512-256-128), so deeper is mixed "
         "with narrower: an equal-width test is not run yet.",
+    },
+    "C8": {
+        "rule": "A layer-wise curve suggests redundancy when its descending AUC lies above the random band's "
+        "95 % quantile in every seed, synergy when its ascending AUC lies below the 5 % quantile in every "
+        "seed (H, MI, KL sel., CSI). Each suggestion is tested on 100 pairs per seed from the quantity's top "
+        "(redundancy) or bottom (synergy) quarter of the layer against 100 random pairs of the layer, by "
+        "the pairs' information synergy I(Tᵢ,Tⱼ;Y) − I(Tᵢ;Y) − I(Tⱼ;Y) (redundancy predicts lower, synergy "
+        "higher) and their damage interaction, pair drop − both single drops (redundancy predicts higher, "
+        "synergy lower). A test confirms when a two-sided Mann-Whitney U test (all seeds pooled) gives "
+        "p < 0.05 in the predicted direction and contradicts when it does in the other; a suggestion is "
+        "confirmed when one test confirms and none contradicts. Agrees when every suggestion is confirmed, "
+        "partly when at least half are; n/a when no curve suggests either.",
+        "why": "Redundant neurons carry the same information (negative synergy) and back each other up, so "
+        "removing both costs more than the sum of removing each; synergistic neurons carry information only "
+        "together, so removing one already breaks the pair. Random pairs of the same layer are the baseline "
+        "for both tests.",
+        "choices": "The band rule, the quarters, 100 pairs, the random-pair baseline, the two tests, the "
+        "U test and its 0.05 level are this book's; the paper's fourth version reads the curves alone.",
     },
 }
 
@@ -509,15 +544,121 @@ def claim_c6(auc: pd.DataFrame) -> dict:
     return _result(f"random-order AUC per layer: {detail}", verdict, reason)
 
 
+# ------------------------------------------------------------------------------------------ C3e
+
+
+def _gaps(r) -> str:
+    return f"asc−rand {_pm(r.asc_gap_mean, r.asc_gap_std)}, rand−desc {_pm(r.desc_gap_mean, r.desc_gap_std)}"
+
+
+def claim_c3e(indicators: pd.DataFrame, ranked_indicators: pd.DataFrame) -> dict:
+    """C3's explanation of C1: ``indicators`` from the raw whole-network orders, ``ranked_indicators`` from
+    the per-layer-percentile orders (both :func:`indicator_table`; only their network scope is read)."""
+
+    def network(table: pd.DataFrame) -> pd.DataFrame:
+        rows = table[(table.scope == NETWORK) & table.quantity.isin(INDICATOR_QUANTITIES)]
+        return rows.set_index("quantity").loc[_quantity_order(rows.quantity)]
+
+    raw, ranked = network(indicators), network(ranked_indicators)
+    if raw.empty or ranked.empty:
+        return _result("no whole-network ablation to compare", "n/a", "No network scope to judge C3e on.")
+    candidates = [q for q in raw.index if not raw.loc[q, "good"] and q in ranked.index]
+    measured = "; ".join(
+        f"{SHORT[q]}: {_gaps(r)}" for q, r in zip(ranked.index, ranked.itertuples(), strict=True)
+    )
+    good_ranked = [SHORT[q] for q in ranked.index if ranked.loc[q, "good"]]
+    measured = f"good with per-layer ranks: {', '.join(good_ranked) or 'none'} (AUC gaps {measured})"
+    if not candidates:
+        return _result(measured, "n/a", "Every quantity is a good indicator on raw values already.")
+    became = [q for q in candidates if ranked.loc[q, "good"]]
+    gained = [
+        q
+        for q in candidates
+        if ranked.loc[q, "asc_gap_mean"] > raw.loc[q, "asc_gap_mean"]
+        and ranked.loc[q, "desc_gap_mean"] > raw.loc[q, "desc_gap_mean"]
+    ]
+    verdict = "agrees" if became else "partly" if 2 * len(gained) >= len(candidates) else "disagrees"
+    changes = ", ".join(
+        f"{SHORT[q]} {ranked.loc[q, 'asc_gap_mean'] - raw.loc[q, 'asc_gap_mean']:+.3f} / "
+        f"{ranked.loc[q, 'desc_gap_mean'] - raw.loc[q, 'desc_gap_mean']:+.3f}"
+        for q in candidates
+    )
+    if became:
+        reason = (
+            f"With per-layer ranks, {_names_of(became)} {'is' if len(became) == 1 else 'are'} now good over "
+            f"the whole network; change of the two gaps (asc−rand / rand−desc): {changes}."
+        )
+    else:
+        reason = (
+            f"No quantity becomes a good indicator with per-layer ranks; {len(gained)} of {len(candidates)} "
+            f"gain on both gaps (change asc−rand / rand−desc: {changes})."
+        )
+    return _result(measured, verdict, reason)
+
+
+def _names_of(quantities: list[str]) -> str:
+    names = [SHORT[q] for q in quantities]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# ------------------------------------------------------------------------------------------- C8
+
+
+def claim_c8(labels: pd.DataFrame, checks: pd.DataFrame) -> dict:
+    """C8 from :func:`nbsrc.redundancy.curve_labels` and :func:`nbsrc.redundancy.label_checks`."""
+    counts = labels.label.value_counts()
+    n_red, n_syn = int(labels.redundancy.sum()), int(labels.synergy.sum())
+
+    def tally(test: str) -> str:
+        outcomes = checks[test].value_counts()
+        return ", ".join(
+            f"{int(outcomes.get(o, 0))} {o}" for o in ("confirms", "contradicts", "inconclusive")
+        )
+
+    measured = (
+        f"{len(checks)} suggestions from {len(labels)} layer × quantity curves ({n_red} redundancy, {n_syn} "
+        f"synergy, {int(counts.get('neither', 0))} curves neither); information test: "
+        f"{tally('information')}; damage test: {tally('damage')}; confirmed: {int(checks.confirmed.sum())}"
+    )
+    if checks.empty:
+        return _result(
+            measured,
+            "n/a",
+            "No layer-wise curve lies outside the random band in every seed (descending above it or "
+            "ascending below it): the curves suggest neither redundancy nor synergy.",
+        )
+    verdict = _verdict(checks.confirmed)
+    failed = checks[~checks.confirmed]
+    cases = "; ".join(
+        f"{r.scope} {SHORT[r.quantity]} {r.label}: synergy {r.synergy_mean:+.4f} bits "
+        f"(p = {r.synergy_p:.2g}, {r.information}), interaction {100 * r.interaction_mean:+.3f} points "
+        f"(p = {r.interaction_p:.2g}, {r.damage}) against random pairs"
+        for r in (failed if not failed.empty else checks).itertuples()
+    )
+    if failed.empty:
+        reason = f"Every suggestion is confirmed: {cases}."
+    else:
+        reason = f"{len(failed)} of {len(checks)} suggestions are not confirmed: {cases}."
+    return _result(measured, verdict, reason)
+
+
 # ------------------------------------------------------------------------------------------- table
 
 
 def claims_table(
-    auc: pd.DataFrame, measures: pd.DataFrame, activation: str, first_version: bool = False
+    auc: pd.DataFrame,
+    measures: pd.DataFrame,
+    activation: str,
+    first_version: bool = False,
+    ranked_auc: pd.DataFrame | None = None,
+    redundancy: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per tested claim (C1, C2, C2w, C3, C4, C6): the paper's statement, the number computed
-    here, the verdict and the reason for it. ``first_version``: the networks are the paper's first-version
-    setting, for which it states C2 whatever the activation (its network is sigmoid)."""
+    """One row per tested claim: the paper's statement, the number computed here, the verdict and the
+    reason for it. C1, C2, C2w, C3, C4 and C6 always; C3e when ``ranked_auc`` (the AUC table of the
+    per-layer-percentile orders, :func:`nbsrc.normalized.normalized_curves`) is given; C8 when
+    ``redundancy`` (curve labels and their pair checks, :mod:`nbsrc.redundancy`) is. ``first_version``:
+    the networks are the paper's first-version setting, for which it states C2 whatever the activation
+    (its network is sigmoid)."""
     indicators = indicator_table(auc)
     computed = {
         "C1": claim_c1(indicators),
@@ -527,5 +668,10 @@ def claims_table(
         "C4": claim_c4(auc),
         "C6": claim_c6(auc),
     }
+    if ranked_auc is not None:
+        computed["C3e"] = claim_c3e(indicators, indicator_table(ranked_auc))
+    if redundancy is not None:
+        computed["C8"] = claim_c8(*redundancy)
     columns = ["claim", "paper", "measured", "verdict", "reason"]
-    return pd.DataFrame([{"claim": c, "paper": PAPER[c], **computed[c]} for c in PAPER], columns=columns)
+    rows = [{"claim": c, "paper": PAPER[c], **computed[c]} for c in PAPER if c in computed]
+    return pd.DataFrame(rows, columns=columns)

@@ -144,6 +144,31 @@ def information_measures(
     return NeuronInformation(entropy, mutual_information, kl_selectivity)
 
 
+def pair_synergy(
+    codes: Tensor | np.ndarray,
+    labels: Tensor | np.ndarray,
+    pairs: Tensor | np.ndarray,
+    n_values: int,
+    n_classes: int,
+) -> Tensor:
+    """Synergy minus redundancy of neuron pairs about the label, in bits (plug-in), float64 ``[P]``.
+
+    For each pair (i, j) of columns of ``codes`` [N, n]: S = I(T_i, T_j; Y) - I(T_i; Y) - I(T_j; Y), the pair
+    read as one variable with n_values^2 codes. S > 0: the pair tells more about Y than its neurons apart
+    (synergy); S < 0: they tell partly the same (redundancy); S = 0 for independent, uninformative pairs.
+    """
+    codes = _check_int_tensor("codes", codes, 2, n_values)
+    pairs = torch.as_tensor(np.asarray(pairs), dtype=torch.int64, device=codes.device)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        fail("pairs", tuple(pairs.shape), "expected a [P, 2] array of column indices")
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= codes.shape[1]):
+        fail("pairs", "indices out of range", f"columns of codes are 0..{codes.shape[1] - 1}")
+    single = information_measures(codes, labels, n_values, n_classes).mutual_information
+    joint_codes = codes[:, pairs[:, 0]] * n_values + codes[:, pairs[:, 1]]
+    joint = information_measures(joint_codes, labels, n_values * n_values, n_classes).mutual_information
+    return joint - single[pairs[:, 0]] - single[pairs[:, 1]]
+
+
 def class_selectivity_index(
     outputs: Tensor | np.ndarray, labels: Tensor | np.ndarray, n_classes: int
 ) -> Tensor:

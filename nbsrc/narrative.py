@@ -32,7 +32,6 @@ from nbsrc.vocabulary import (
 NOT_TESTED = {
     "C5": "the relation depends on the activation function, and so does the benefit of bias balancing",
     "C7": "pruning with bias balancing partly removes the need to retrain",
-    "C8": "ascending and descending curves against the random band reveal redundancy and synergy",
     "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
     "C10": "single neurons in the information plane during training (an extension)",
 }
@@ -497,3 +496,48 @@ def damage_summary_sentence(correlations: pd.DataFrame) -> str:
         f"{num(best_rho[low], signed=True)} ({case(low)}) to "
         f"{num(best_rho[high], signed=True)} ({case(high)})."
     )
+
+
+def ranked_paragraph(indicators: pd.DataFrame, ranked_indicators: pd.DataFrame) -> str:
+    """What per-layer percentile ranks change over the whole network: which quantities are good
+    indicators raw and ranked, and how the two gaps move (seed means)."""
+    raw = indicators[(indicators.scope == NETWORK) & indicators.quantity.isin(INDICATOR_QUANTITIES)]
+    ranked = ranked_indicators[ranked_indicators.scope == NETWORK].set_index("quantity")
+    raw = raw.set_index("quantity").loc[[q for q in INDICATOR_QUANTITIES if q in set(raw.quantity)]]
+    good_raw = [q for q in raw.index if raw.loc[q, "good"]]
+    good_ranked = [q for q in raw.index if q in ranked.index and ranked.loc[q, "good"]]
+    moves = "; ".join(
+        f"{SHORT[q]} {num(ranked.loc[q, 'asc_gap_mean'] - raw.loc[q, 'asc_gap_mean'], signed=True)} / "
+        f"{num(ranked.loc[q, 'desc_gap_mean'] - raw.loc[q, 'desc_gap_mean'], signed=True)}"
+        for q in raw.index
+        if q in ranked.index
+    )
+
+    def listed(quantities: list[str]) -> str:
+        return _names(quantities) if quantities else "none"
+
+    return (
+        f"Good indicators over the whole network with raw values: {listed(good_raw)}; with per-layer "
+        f"percentile ranks: {listed(good_ranked)}. Ranking within layers moves the ascending gap and the "
+        f"descending gap (AUC, seed means; positive is better) by: {moves}."
+    )
+
+
+def redundancy_paragraph(labels: pd.DataFrame, checks: pd.DataFrame) -> str:
+    """How many layer-wise curves leave the random band on the side C8 reads, and what the pair tests say."""
+    counts = labels.label.value_counts()
+    text = (
+        f"Of the {len(labels)} layer-wise curves (layer × quantity), the descending order lies above the "
+        f"random band in every seed in {int(labels.redundancy.sum())} (suggesting redundancy) and the "
+        f"ascending order below it in {int(labels.synergy.sum())} (suggesting synergy); "
+        f"{int(counts.get('neither', 0))} suggest neither."
+    )
+    if checks.empty:
+        return text + " There is no suggestion for the pair tests to check."
+    lines = [
+        f"- {r.scope} {SHORT[r.quantity]}, {r.label}: information test {r.information} "
+        f"(ΔS = {num(r.synergy_mean, 4, signed=True)} bits, p = {r.synergy_p:.2g}), damage test {r.damage} "
+        f"(Δ interaction = {num(100 * r.interaction_mean, 3, signed=True)} points, p = {r.interaction_p:.2g})"
+        for r in checks.itertuples()
+    ]
+    return text + " The pair tests of each suggestion:\n\n" + "\n".join(lines)

@@ -76,6 +76,8 @@ __all__ = [
     "plot_auc_summary",
     "plot_network_composition",
     "plot_auc_gaps",
+    "plot_damage_correlations",
+    "plot_pair_contrasts",
 ]
 
 #: Width of every figure [in]: the content column (~780 px) shows it at ~104 px per inch.
@@ -91,11 +93,15 @@ COLUMN_PX = 780
 
 DIRECTION_STYLE = {"ascending": "-", "descending": "--"}
 DIRECTION_MARKER = {"ascending": "^", "descending": "v"}
+#: The pair groups of C8's tests: the top quarter of a quantity up, the bottom quarter down.
+PAIR_MARKER = {"top": "^", "bottom": "v"}
 
 X_ABLATED = "neurons ablated [%]"
 Y_ACCURACY = "test accuracy [%]"
 Y_AUC = "AUC of accuracy vs\nfraction ablated [1]"
 Y_SHARE = "share of ablated\nneurons [%]"
+X_SYNERGY = "Δ synergy vs random pairs [bits]"
+Y_INTERACTION = "Δ damage interaction\nvs random pairs [points]"
 #: Per gap column of the indicator table: its row label (the AUC is accuracy × fraction ablated, in [0, 1]).
 GAP_LABELS = {
     "asc_gap": "ascending − random\nAUC gap [1]",
@@ -652,4 +658,47 @@ def plot_damage_correlations(correlations: pd.DataFrame) -> Figure:
         ax.set_xticks(range(len(quantities)), [SHORT[q] for q in quantities])
         ax.set_xlim(-0.6, len(quantities) - 0.4)
         ax.set(title=scope, xlabel="quantity", ylabel=Y_RHO)
+    return fig
+
+
+def plot_pair_contrasts(contrasts: pd.DataFrame) -> Figure:
+    """The pair tests of C8, one panel per hidden layer: for each quantity's top and bottom quarter, the
+    pairs' information synergy (x) and damage interaction (y), each minus that of random pairs of the
+    layer (mean ± std over seeds). Redundancy predicts top-quarter pairs up and to the left of the origin,
+    synergy bottom-quarter pairs down and to the right.
+
+    ``contrasts``: :func:`nbsrc.redundancy.pair_contrasts`."""
+    _require(contrasts, "contrasts", ["layer", "quantity", "group", "synergy_mean", "interaction_mean"])
+    layers = sorted(contrasts["layer"].unique())
+    quantities = [q for q in QUANTITIES if q in set(contrasts["quantity"])]
+    nrows, ncols = _grid_shape(len(layers) + 1)
+    fig, gs = _figure(nrows, ncols, 2.5)
+    cells = [gs[i // ncols, i % ncols] for i in range(len(layers) + 1)]
+    axes = _panels(fig, cells[:-1])
+    for ax, layer in zip(axes, layers, strict=True):
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(0, color="black", lw=0.8)
+        rows = contrasts[contrasts["layer"] == layer]
+        for r in rows.itertuples():
+            ax.errorbar(
+                r.synergy_mean,
+                100 * r.interaction_mean,
+                xerr=r.synergy_std,
+                yerr=100 * r.interaction_std,
+                fmt=PAIR_MARKER[r.group],
+                color=COLORS[r.quantity],
+                mec="black",
+                mew=0.5,
+                ms=6,
+                elinewidth=0.8,
+                capsize=1.5,
+                gid=f"layer {layer}/{r.quantity}/{r.group}",
+            )
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # bits to four decimals: few ticks, or they collide
+        ax.set(title=layer_scope(layer), xlabel=X_SYNERGY, ylabel=Y_INTERACTION)
+    handles = [Patch(color=COLORS[q], label=SHORT[q]) for q in quantities] + [
+        Line2D([], [], ls="", marker=PAIR_MARKER[g], color="black", label=f"{g} quarter pairs")
+        for g in ("top", "bottom")
+    ]
+    _legend(fig, handles, cells[-1], ncols=1)
     return fig

@@ -21,7 +21,8 @@ from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
 from nbsrc.quantize import quantize
-from nbsrc.vocabulary import COLORS, DIRECTIONS, QUANTITIES, SHORT, TITLES, ordered_scopes
+from nbsrc.redundancy import ALPHA
+from nbsrc.vocabulary import COLORS, DIRECTIONS, NETWORK, QUANTITIES, SHORT, TITLES, ordered_scopes
 
 
 def num(x: float, digits: int = 3, signed: bool = False) -> str:
@@ -294,3 +295,54 @@ def damage_summary(correlations: pd.DataFrame) -> pd.DataFrame:
             row[scope] = f"{SHORT[best]} {pm(*stats.loc[(dataset, scope, best)], 2, signed=True)}"
         table[TITLES[dataset]] = row
     return pd.DataFrame(table).T[scopes]
+
+
+def ranked_table(indicators: pd.DataFrame, ranked_indicators: pd.DataFrame) -> str:
+    """Whole-network AUC gaps of each quantity's raw orders against its per-layer-percentile orders
+    (mean ± std over seeds, Markdown; both tables :func:`nbsrc.claims.indicator_table`)."""
+    raw = indicators[indicators.scope == NETWORK].set_index("quantity")
+    ranked = ranked_indicators[ranked_indicators.scope == NETWORK].set_index("quantity")
+    yes = {True: "yes", False: "no"}
+    rows = [
+        {
+            "quantity": SHORT[q],
+            "asc − random, raw": pm(raw.loc[q, "asc_gap_mean"], raw.loc[q, "asc_gap_std"], signed=True),
+            "asc − random, ranked": pm(
+                ranked.loc[q, "asc_gap_mean"], ranked.loc[q, "asc_gap_std"], signed=True
+            ),
+            "random − desc, raw": pm(raw.loc[q, "desc_gap_mean"], raw.loc[q, "desc_gap_std"], signed=True),
+            "random − desc, ranked": pm(
+                ranked.loc[q, "desc_gap_mean"], ranked.loc[q, "desc_gap_std"], signed=True
+            ),
+            "good: raw / ranked": f"{yes[bool(raw.loc[q, 'good'])]} / {yes[bool(ranked.loc[q, 'good'])]}",
+        }
+        for q in QUANTITIES
+        if q in raw.index and q in ranked.index
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def redundancy_table(labels: pd.DataFrame, contrasts: pd.DataFrame) -> str:
+    """Per layer and quantity: what the curves suggest, and the pair tests of its top and bottom quarter
+    against random pairs: Δ synergy [bits] and Δ damage interaction [accuracy points], mean over seeds,
+    with * where the Mann-Whitney p < 0.05 (Markdown)."""
+    stats = contrasts.set_index(["scope", "quantity", "group"])
+
+    def cell(scope: str, quantity: str, group: str, value: str, scale: float, digits: int) -> str:
+        r = stats.loc[(scope, quantity, group)]
+        star = "*" if r[f"{value}_p"] < ALPHA else ""
+        return f"{num(scale * r[f'{value}_mean'], digits, signed=True)}{star}"
+
+    rows = [
+        {
+            "layer": r.layer,
+            "quantity": SHORT[r.quantity],
+            "curves suggest": r.label,
+            "top ¼: ΔS": cell(r.scope, r.quantity, "top", "synergy", 1.0, 4),
+            "top ¼: Δ interaction": cell(r.scope, r.quantity, "top", "interaction", 100.0, 3),
+            "bottom ¼: ΔS": cell(r.scope, r.quantity, "bottom", "synergy", 1.0, 4),
+            "bottom ¼: Δ interaction": cell(r.scope, r.quantity, "bottom", "interaction", 100.0, 3),
+        }
+        for r in labels.itertuples()
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)

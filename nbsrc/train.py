@@ -194,6 +194,13 @@ def train(
     return TrainedNetwork(model.cpu(), config, history, config.key(splits.fingerprint, device))
 
 
+def config_splits(config: TrainConfig) -> Splits:
+    """The train / validation / test splits a configuration is trained and evaluated on."""
+    return load_splits(
+        config.dataset, val_size=config.val_size, seed=config.split_seed, standardize=config.standardize
+    )
+
+
 def train_or_load(
     config: TrainConfig,
     splits: Splits | None = None,
@@ -203,9 +210,7 @@ def train_or_load(
 ) -> TrainedNetwork:
     """The trained network for ``config``: from the cache when present, else trained and cached."""
     if splits is None:
-        splits = load_splits(
-            config.dataset, val_size=config.val_size, seed=config.split_seed, standardize=config.standardize
-        )
+        splits = config_splits(config)
     expected = fingerprint(config.dataset, config.val_size, config.split_seed, config.standardize)
     if splits.fingerprint != expected:
         fail("splits", splits.fingerprint, f"do not match the configuration's data ({expected})")

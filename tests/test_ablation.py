@@ -13,6 +13,7 @@ from nbsrc.ablation import (
     neuron_orders,
     scope_neurons,
     single_neuron_accuracy,
+    subset_ablation_accuracy,
 )
 from nbsrc.data import load_splits
 from nbsrc.models import MLP
@@ -305,3 +306,40 @@ def test_single_neuron_accuracy_equals_a_masked_forward_per_neuron(activation, m
             expected.append(float((logits.argmax(1) == y).double().mean()))
         np.testing.assert_array_equal(got[layer], expected)
     assert any((a < 1.0).any() for a in got)  # some ablation does change a prediction
+
+
+@pytest.mark.parametrize("activation,mode", [("relu", "zero"), ("sigmoid", "mean"), ("tanh", "zero")])
+def test_subset_ablation_accuracy_equals_a_masked_forward_per_subset(activation, mode):
+    model = random_network(activation, batch_norm=True).double()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(300, 20, generator=gen, dtype=torch.float64)
+    y = model(x).argmax(1)
+    y[::5] = torch.randint(0, 5, (len(y[::5]),), generator=gen)
+    means = layer_means(model, x[:100]) if mode == "mean" else None
+    values = ablation_values(model.widths, mode, means)
+    for layer, width in enumerate(model.widths):
+        subsets = np.stack([np.random.default_rng(layer).choice(width, 2, replace=False) for _ in range(9)])
+        got = subset_ablation_accuracy(
+            model, x, y, layer, subsets, mode, means, dtype=torch.float64, rows_per_batch=900
+        )
+        expected = []
+        for subset in subsets:
+            masks = [torch.zeros(w, dtype=torch.bool) for w in model.widths]
+            masks[layer][subset] = True
+            with torch.no_grad():
+                expected.append(float((model(x, ablate=masks, values=values).argmax(1) == y).double().mean()))
+        np.testing.assert_array_equal(got, expected)
+    singles = single_neuron_accuracy(model, x, y, mode, means, dtype=torch.float64)
+    one = subset_ablation_accuracy(model, x, y, 1, np.arange(11)[:, None], mode, means, dtype=torch.float64)
+    np.testing.assert_array_equal(one, singles[1])  # a subset of one neuron is the single-neuron ablation
+
+
+def test_subset_ablation_accuracy_names_bad_arguments():
+    model = random_network("relu", batch_norm=False)
+    x, y = torch.randn(10, 20), torch.zeros(10, dtype=torch.int64)
+    with pytest.raises(ValueError, match="layer"):
+        subset_ablation_accuracy(model, x, y, 3, np.array([[0, 1]]))
+    with pytest.raises(ValueError, match="subsets"):
+        subset_ablation_accuracy(model, x, y, 0, np.array([[0, 13]]))
+    with pytest.raises(ValueError, match="subsets"):
+        subset_ablation_accuracy(model, x, y, 0, np.array([0, 1]))

@@ -495,7 +495,7 @@ def test_nbsrc_cache_is_the_root_of_models_and_analysis(splits, tmp_path, monkey
     monkeypatch.setenv("NBSRC_CACHE", str(root))
     # synthetic data under MNIST's fingerprint, so that train_or_load accepts it as MNIST's splits
     mnist_like = replace(splits, fingerprint=fingerprint("mnist"))
-    monkeypatch.setattr(analysis_mod, "load_splits", lambda *args, **kwargs: mnist_like)
+    monkeypatch.setattr(analysis_mod, "config_splits", lambda config: mnist_like)
     config = TrainConfig("mnist", WIDTHS, epochs=2, lr=1e-2, lr_schedule="constant", batch_size=64, seed=1)
     settings = AnalysisSettings(n_random=1)
     results = run_chapter([config], settings, progress=False, device="cpu")

@@ -9,6 +9,7 @@ from scipy.stats import ks_2samp
 
 from nbsrc.analysis import QUANTITIES, AnalysisSettings, ChapterResults
 from nbsrc.claims import (
+    OPTIONAL_CLAIMS,
     PAPER,
     RULES,
     STRONG_KS,
@@ -595,8 +596,9 @@ def test_no_case_to_judge_is_not_applicable_not_a_disagreement():
 
 
 def test_rules_cover_every_claim_with_its_thresholds():
-    assert list(PAPER) == ["C1", "C2", "C2w", "C3", "C4", "C6"]
+    assert list(PAPER) == ["C1", "C2", "C2w", "C3", "C3e", "C4", "C6", "C8"]
     assert list(RULES) == list(PAPER)
+    assert set(OPTIONAL_CLAIMS) == {"C3e", "C8"} <= set(PAPER)
     for claim, texts in RULES.items():
         assert set(texts) == {"rule", "why", "choices"}, claim
         assert all(isinstance(t, str) and t.strip() for t in texts.values()), claim
@@ -605,6 +607,8 @@ def test_rules_cover_every_claim_with_its_thresholds():
     )
     assert str(STRONG_KS) in RULES["C3"]["rule"] and "mean" in RULES["C3"]["rule"]
     assert "ascending" in RULES["C2"]["rule"] and "without the ascending" in RULES["C2w"]["rule"]
+    assert "percentile" in RULES["C3e"]["rule"] and "C1's rule" in RULES["C3e"]["rule"]
+    assert "Mann-Whitney" in RULES["C8"]["rule"] and "p < 0.05" in RULES["C8"]["rule"]
     table = rules_table()
     assert list(table.columns) == ["claim", "rule", "thresholds and why", "the book's choices"]
     assert table.claim.tolist() == list(PAPER)
@@ -697,7 +701,8 @@ def test_save_join_and_verdict_matrix_round_trip(tmp_path):
         assert saved_acc.dataset.eq(dataset).all()
         assert saved_acc.test_accuracy.tolist() == pytest.approx([0.9 + 0.01 * i, 0.95])
     joined = join_claims(["mnist", "fashion_mnist"], folder)
-    n = len(PAPER)
+    base = [c for c in PAPER if c not in OPTIONAL_CLAIMS]  # the claims a table has without their extra inputs
+    n = len(base)
     assert len(joined) == 2 * n
     assert joined.dataset.tolist() == ["mnist"] * n + ["fashion_mnist"] * n
     for dataset, table in tables.items():
@@ -705,7 +710,7 @@ def test_save_join_and_verdict_matrix_round_trip(tmp_path):
         pd.testing.assert_frame_equal(back, table.reset_index(drop=True))
     matrix = verdict_matrix(joined)
     assert list(matrix.columns) == ["the paper's claim", "MNIST", "Fashion-MNIST"]  # the book's order
-    assert matrix.index.tolist() == list(PAPER)
+    assert matrix.index.tolist() == base
     assert (matrix["MNIST"] == "agrees").all() and (matrix["Fashion-MNIST"] == "disagrees").all()
     assert matrix.loc["C3", "the paper's claim"] == PAPER["C3"]
 

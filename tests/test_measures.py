@@ -20,6 +20,7 @@ from nbsrc.measures import (
     information_measures,
     joint_counts,
     outgoing_weight_norm,
+    pair_synergy,
 )
 
 
@@ -378,3 +379,39 @@ def test_csi_bad_inputs() -> None:
         class_selectivity_index(torch.ones(4), LABELS, 2)
     with raises_with("weight_next.shape", "2-D"):
         outgoing_weight_norm(torch.ones(3))
+
+
+def test_pair_synergy_hand_worked_xor_copy_and_independent_pairs():
+    # Y = T0 xor T1 over the four equally likely inputs; T2 = T3 = T0 copies; T4 independent of everything
+    t0 = torch.tensor([0, 0, 1, 1] * 2)
+    t1 = torch.tensor([0, 1, 0, 1] * 2)
+    t4 = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    y = t0 ^ t1
+    codes = torch.stack([t0, t1, t0, t0, t4], 1)
+    got = pair_synergy(codes, y, np.array([[0, 1], [2, 3], [0, 4], [4, 4]]), 2, 2)
+    # xor: each neuron alone 0 bits, together 1 bit; copies of an uninformative neuron: 0; independent: 0
+    np.testing.assert_allclose(got.numpy(), [1.0, 0.0, 0.0, 0.0], atol=1e-12)
+    # a copy of the label: each 1 bit, the pair 1 bit: redundancy -1 bit
+    codes = torch.stack([y, y], 1)
+    np.testing.assert_allclose(pair_synergy(codes, y, np.array([[0, 1]]), 2, 2).numpy(), [-1.0], atol=1e-12)
+
+
+def test_pair_synergy_equals_sklearn_on_random_codes():
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 3, size=(500, 4))
+    y = (codes[:, 0] + rng.integers(0, 2, 500)) % 4
+    pairs = np.array([[0, 1], [2, 3], [1, 3]])
+    got = pair_synergy(torch.as_tensor(codes), torch.as_tensor(y), pairs, 3, 4).numpy()
+    bits = math.log(2)
+    for (i, j), s in zip(pairs, got, strict=True):
+        joint = mutual_info_score(codes[:, i] * 3 + codes[:, j], y) / bits
+        expected = joint - mutual_info_score(codes[:, i], y) / bits - mutual_info_score(codes[:, j], y) / bits
+        assert s == pytest.approx(expected, abs=1e-10)
+
+
+def test_pair_synergy_names_bad_pairs():
+    codes, y = torch.zeros(6, 3, dtype=torch.int64), torch.tensor([0, 1] * 3)
+    with pytest.raises(ValueError, match="pairs"):
+        pair_synergy(codes, y, np.array([[0, 3]]), 2, 2)
+    with pytest.raises(ValueError, match="pairs"):
+        pair_synergy(codes, y, np.array([0, 1]), 2, 2)
