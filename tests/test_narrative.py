@@ -236,3 +236,43 @@ def test_damage_summary_sentence_counts_the_best_quantity_over_cases():
     assert "over the 3 (dataset, scope) cases" in text
     assert f"{SHORT['entropy']} in 2, {SHORT['csi']} in 1" in text
     assert "from ρ = +0.400 (CIFAR-10, network) to +0.700 (MNIST, layer 1)" in text
+
+
+def test_ranked_paragraph_names_good_quantities_and_the_gap_changes():
+    def rows(values):
+        return pd.DataFrame(
+            [
+                {"scope": "network", "quantity": q, "asc_gap_mean": a, "desc_gap_mean": d, "good": g}
+                for q, (a, d, g) in values.items()
+            ]
+        )
+
+    raw = rows({"mutual_information": (-0.05, 0.1, False), "entropy": (0.0, 0.2, False)})
+    ranked = rows({"mutual_information": (0.02, 0.15, True), "entropy": (0.01, 0.1, False)})
+    text = narrative.ranked_paragraph(raw, ranked)
+    assert "with raw values: none; with per-layer percentile ranks: MI." in text
+    assert "H +0.010 / -0.100; MI +0.070 / +0.050." in text  # H before MI, the book's quantity order
+
+
+def test_redundancy_paragraph_counts_labels_and_lists_each_check():
+    labels = pd.DataFrame(
+        {"redundancy": [True, False, False], "synergy": [False, True, False],
+         "label": ["redundancy", "synergy", "neither"]}
+    )  # fmt: skip
+    checks = pd.DataFrame(
+        [
+            {"scope": "layer 2", "quantity": "csi", "label": "synergy", "information": "confirms",
+             "synergy_mean": 0.0031, "synergy_p": 0.004, "damage": "inconclusive",
+             "interaction_mean": -0.0002, "interaction_p": 0.4}
+        ]
+    )  # fmt: skip
+    text = narrative.redundancy_paragraph(labels, checks)
+    assert (
+        "in every seed in 1 (suggesting redundancy)" in text and "below it in 1 (suggesting synergy)" in text
+    )
+    assert "1 suggest neither" in text
+    assert "- layer 2 CSI, synergy: information test confirms (ΔS = +0.0031 bits, p = 0.004)" in text
+    assert "damage test inconclusive (Δ interaction = -0.020 points, p = 0.4)" in text
+    assert narrative.redundancy_paragraph(labels, checks.iloc[:0]).endswith(
+        "no suggestion for the pair tests to check."
+    )

@@ -212,7 +212,47 @@ FIGURES = {
     "auc-gaps": lambda d: P.plot_auc_gaps(d["indicators"]),
     "auc-gaps-1": lambda d: P.plot_auc_gaps(d["indicators"][d["indicators"].dataset == "CIFAR-10"]),
     "damage": lambda d: P.plot_damage_correlations(d["correlations"]),
+    "pair-contrasts": lambda d: P.plot_pair_contrasts(d["contrasts"]),
 }
+
+
+def contrasts_table() -> pd.DataFrame:
+    """Pair-test contrasts (nbsrc.redundancy.pair_contrasts) for three layers, four quantities, two groups."""
+    rng = np.random.default_rng(5)
+    rows = [
+        {
+            "scope": f"layer {layer}",
+            "layer": layer,
+            "quantity": q,
+            "group": group,
+            "synergy_mean": float(rng.normal(0, 0.01)),
+            "synergy_std": 0.002,
+            "synergy_p": 0.5,
+            "interaction_mean": float(rng.normal(0, 1e-4)),
+            "interaction_std": 1e-5,
+            "interaction_p": 0.5,
+        }
+        for layer in (1, 2, 3)
+        for q in P.QUANTITIES[:4]
+        for group in ("top", "bottom")
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_plot_pair_contrasts_puts_each_group_at_its_differences():
+    table = contrasts_table()
+    fig = P.plot_pair_contrasts(table)
+    panels = [ax for ax in fig.axes if ax.get_gid() != "legend"]
+    assert [ax.get_title() for ax in panels] == ["layer 1", "layer 2", "layer 3"]
+    for ax, layer in zip(panels, (1, 2, 3), strict=True):
+        assert "bits" in ax.get_xlabel() and "points" in ax.get_ylabel()
+        for r in table[table.layer == layer].itertuples():
+            (bars,) = [
+                c for c in ax.containers if c.lines[0].get_gid() == f"layer {layer}/{r.quantity}/{r.group}"
+            ]
+            x, y = bars.lines[0].get_data()
+            assert (x[0], y[0]) == (pytest.approx(r.synergy_mean), pytest.approx(100 * r.interaction_mean))
+            assert bars.lines[0].get_marker() == P.PAIR_MARKER[r.group]
 
 
 def correlations_table() -> pd.DataFrame:
@@ -243,6 +283,7 @@ def test_plot_damage_correlations_draws_the_mean_of_each_scope_and_quantity():
 @pytest.fixture(scope="module")
 def tables(histories, measures, curves, auc, composition, indicators) -> dict:
     return {
+        "contrasts": contrasts_table(),
         "correlations": correlations_table(),
         "histories": histories,
         "measures": measures,

@@ -194,3 +194,60 @@ def test_damage_summary_names_the_best_quantity_per_dataset_and_scope():
         == f"{SHORT['entropy']} {report.pm(0.7, np.std([0.6, 0.8], ddof=1), 2, signed=True)}"
     )
     assert summary.loc["CIFAR-10", "layer 1"] == ""
+
+
+def indicator_rows(values: dict[str, tuple[float, float, bool]]) -> pd.DataFrame:
+    """Network-scope indicator rows: quantity -> (asc gap, desc gap, good), std 0.01."""
+    return pd.DataFrame(
+        [
+            {"scope": "network", "quantity": q, "asc_gap_mean": a, "asc_gap_std": 0.01, "desc_gap_mean": d,
+             "desc_gap_std": 0.01, "good": good}
+            for q, (a, d, good) in values.items()
+        ]
+    )  # fmt: skip
+
+
+def test_ranked_table_puts_raw_and_ranked_gaps_side_by_side():
+    raw = indicator_rows({"entropy": (-0.05, 0.1, False), "csi": (0.02, 0.3, True)})
+    ranked = indicator_rows({"entropy": (0.04, 0.2, True), "csi": (0.01, 0.25, False)})
+    lines = report.ranked_table(raw, ranked).splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    assert cells[0] == [
+        "quantity", "asc − random, raw", "asc − random, ranked", "random − desc, raw",
+        "random − desc, ranked", "good: raw / ranked",
+    ]  # fmt: skip
+    assert cells[2] == [
+        "H",
+        "-0.050 ± 0.010",
+        "+0.040 ± 0.010",
+        "+0.100 ± 0.010",
+        "+0.200 ± 0.010",
+        "no / yes",
+    ]
+    assert cells[3] == [
+        "CSI",
+        "+0.020 ± 0.010",
+        "+0.010 ± 0.010",
+        "+0.300 ± 0.010",
+        "+0.250 ± 0.010",
+        "yes / no",
+    ]
+
+
+def test_redundancy_table_signs_every_value_and_stars_the_significant():
+    labels = pd.DataFrame(
+        {"scope": ["layer 1"], "layer": [1], "quantity": ["mutual_information"], "redundancy": [True],
+         "synergy": [False], "label": ["redundancy"]}
+    )  # fmt: skip
+    contrasts = pd.DataFrame(
+        [
+            {"scope": "layer 1", "quantity": "mutual_information", "group": "top", "synergy_mean": -0.0123,
+             "synergy_p": 0.001, "interaction_mean": 0.0004, "interaction_p": 0.3},
+            {"scope": "layer 1", "quantity": "mutual_information", "group": "bottom", "synergy_mean": 0.002,
+             "synergy_p": 0.6, "interaction_mean": -0.0001, "interaction_p": 0.01},
+        ]
+    )  # fmt: skip
+    lines = report.redundancy_table(labels, contrasts).splitlines()
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    # differences to random pairs: synergy in bits, interaction in accuracy points (x 100)
+    assert cells == ["1", "MI", "redundancy", "-0.0123*", "+0.040", "+0.0020", "-0.010*"]
