@@ -51,6 +51,13 @@ def book(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+#: The templates ``chapter`` reruns: their parameter check and their chapter.
+TEMPLATE_KINDS = {
+    "dataset": (chapters.dataset_setup, chapters.dataset_chapter),
+    "estimators": (chapters.estimator_setup, chapters.estimator_chapter),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nbsrc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -83,9 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         "chapter",
         help="rerun one dataset chapter with other parameters",
         epilog="Parameters (JSON values): "
-        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.DATASET_PARAMETERS if k != "dataset"),
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.DATASET_PARAMETERS if k != "dataset")
+        + "; the estimators template also takes "
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ESTIMATOR_EXTRA),
     )
     chapter.add_argument("dataset", choices=DATASETS)
+    chapter.add_argument(
+        "--template",
+        choices=tuple(TEMPLATE_KINDS),
+        default="dataset",
+        help="the chapter template: the dataset chapter (default) or the estimators chapter",
+    )
     chapter.add_argument(
         "--output", type=Path, help="where to write the executed notebook (default: ./<dataset>-rerun.ipynb)"
     )
@@ -98,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         overrides = chapters.parse_overrides(rest)
         if "dataset" in overrides:
             raise ValueError("invalid parameter='dataset'; give the dataset as the first argument")
-        chapters.dataset_setup(dataset=args.dataset, **overrides)  # fail at once, before any training
+        setup, make_chapter = TEMPLATE_KINDS[args.template]
+        setup(dataset=args.dataset, **overrides)  # fail at once, before any training
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     output = (args.output or Path(f"{args.dataset}-rerun.ipynb")).resolve()
-    spec = chapters.dataset_chapter(args.dataset, **overrides)
+    spec = make_chapter(args.dataset, **overrides)
     chapters.execute(
         spec.template,
         output,

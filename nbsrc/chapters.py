@@ -38,8 +38,9 @@ import torch
 
 import nbsrc
 from nbsrc.analysis import AnalysisSettings
-from nbsrc.checks import check_choice, fail
+from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, fingerprint
+from nbsrc.estimators import N_BOOT, SIZES, check_sizes
 from nbsrc.recipes import recipe_config
 from nbsrc.storage import file_sha256
 from nbsrc.train import TrainConfig
@@ -201,10 +202,40 @@ def paper_chapter(dataset: str, **parameters: Any) -> Chapter:
 #: The chapters in the paper's own setting, one per dataset.
 PAPER_CHAPTERS = tuple(f"paper_{dataset}" for dataset in DATASETS)
 
+#: The estimator chapter's parameters beyond a dataset chapter's: the validation sample sizes and the
+#: bootstrap resamples of the sample-size study.
+ESTIMATOR_EXTRA = {"sizes": list(SIZES), "n_boot": N_BOOT}
+ESTIMATOR_PARAMETERS: dict[str, Any] = {**DATASET_PARAMETERS, **ESTIMATOR_EXTRA}
+
+
+def estimator_setup(**parameters: Any) -> tuple[list[TrainConfig], AnalysisSettings, tuple[int, ...], int]:
+    """Validate an estimator chapter's parameters: the dataset chapter's (the same networks, so they come
+    from the model cache) plus ``sizes`` and ``n_boot``. Returns configs, settings, sizes, n_boot."""
+    for name in parameters:
+        check_choice("parameter", name, ESTIMATOR_PARAMETERS)
+    p = {**ESTIMATOR_PARAMETERS, **parameters}
+    sizes, n_boot = p.pop("sizes"), p.pop("n_boot")
+    check_sizes(sizes)
+    check_int("n_boot", n_boot, 2)
+    configs, settings = dataset_setup(**p)
+    return configs, settings, tuple(sizes), n_boot
+
+
+def estimator_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """How far one dataset's estimates can be trusted (quantisation, sample size), on the networks of its
+    dataset chapter; results are not saved for the summary."""
+    full = {**ESTIMATOR_PARAMETERS, **parameters, "dataset": dataset}
+    title = f"{TITLES[dataset]}: how far the estimates can be trusted"
+    return Chapter(f"estimators_{dataset}", "estimators", full, title=title, datasets=(dataset,))
+
+
+#: The estimator chapters, one per dataset.
+ESTIMATOR_CHAPTERS = tuple(f"estimators_{dataset}" for dataset in DATASETS)
+
 
 def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> list[Chapter]:
     """The book's chapters in execution order: the method, one per dataset, one per dataset in the
-    paper's setting, the summary."""
+    paper's setting, one per dataset on the estimators, the summary."""
     extra = SMOKE_PARAMETERS if smoke else {}
     for dataset in datasets:
         dataset_setup(dataset=dataset, **extra)  # fail fast on bad parameters
@@ -222,6 +253,7 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
         Chapter("method", "method"),
         *(dataset_chapter(d, **extra) for d in datasets),
         *(paper_chapter(d, **extra) for d in datasets),
+        *(estimator_chapter(d, **extra) for d in datasets),
         summary,
     ]
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from nbsrc.vocabulary import INDICATOR_QUANTITIES, NETWORK, QUANTITIES, SHORT, random_band, scope_layer
+from nbsrc.vocabulary import INDICATOR_QUANTITIES, NETWORK, QUANTITIES, SHORT, num, random_band, scope_layer
 
 #: A quantity's distributions differ strongly between two layers from this mean KS statistic on.
 STRONG_KS = 0.5
@@ -630,8 +630,9 @@ def claim_c8(labels: pd.DataFrame, checks: pd.DataFrame) -> dict:
     verdict = _verdict(checks.confirmed)
     failed = checks[~checks.confirmed]
     cases = "; ".join(
-        f"{r.scope} {SHORT[r.quantity]} {r.label}: synergy {r.synergy_mean:+.4f} bits "
-        f"(p = {r.synergy_p:.2g}, {r.information}), interaction {100 * r.interaction_mean:+.3f} points "
+        f"{r.scope} {SHORT[r.quantity]} {r.label}: synergy {num(r.synergy_mean, 4, signed=True)} bits "
+        f"(p = {r.synergy_p:.2g}, {r.information}), interaction "
+        f"{num(100 * r.interaction_mean, 3, signed=True)} points "
         f"(p = {r.interaction_p:.2g}, {r.damage}) against random pairs"
         for r in (failed if not failed.empty else checks).itertuples()
     )

@@ -78,6 +78,9 @@ __all__ = [
     "plot_auc_gaps",
     "plot_damage_correlations",
     "plot_pair_contrasts",
+    "plot_quantization_agreement",
+    "plot_quantization_auc",
+    "plot_sample_size",
 ]
 
 #: Width of every figure [in]: the content column (~780 px) shows it at ~104 px per inch.
@@ -701,4 +704,122 @@ def plot_pair_contrasts(contrasts: pd.DataFrame) -> Figure:
         for g in ("top", "bottom")
     ]
     _legend(fig, handles, cells[-1], ncols=1)
+    return fig
+
+
+def _quantization_axis(ax: Axes, labels: Sequence[str]) -> None:
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.set_xlabel("quantisation")
+
+
+def plot_quantization_agreement(agreement: pd.DataFrame, labels: Sequence[str]) -> Figure:
+    """Spearman ρ of each quantity's ranking under every quantisation (x, in ``labels`` order) with its
+    ranking under the binary code, one line per hidden layer (mean ± std over seeds), one panel per
+    quantity. ``agreement``: :func:`nbsrc.estimators.ranking_agreement`."""
+    _require(agreement, "agreement", ["seed", "layer", "quantization", "quantity", "rho"])
+    quantities = [q for q in QUANTITIES if q in set(agreement["quantity"])]
+    layers = sorted(agreement["layer"].unique())
+    fig, gs = _figure(1, len(quantities), 2.9, extra=0.5)
+    axes = _panels(fig, [gs[0, i] for i in range(len(quantities))], sharey=True)
+    stats = (
+        agreement.groupby(["quantity", "layer", "quantization"])["rho"]
+        .agg(["mean", "std"])
+        .fillna({"std": 0})
+    )
+    for ax, quantity in zip(axes, quantities, strict=True):
+        for layer, color in zip(layers, layer_colors(len(layers)), strict=True):
+            s = stats.loc[(quantity, layer)].reindex(labels)
+            ax.errorbar(range(len(labels)), s["mean"], yerr=s["std"], color=color, marker="o", ms=3, lw=1.2,
+                        capsize=1.5, gid=f"{quantity}/layer {layer}")  # fmt: skip
+        _quantization_axis(ax, labels)
+        ax.set(title=SHORT[quantity], ylabel="Spearman ρ with the\nbinary ranking [1]")
+    handles = [Line2D([], [], color=c, marker="o", label=layer_scope(layer)) for layer, c in
+               zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), len(handles)))
+    return fig
+
+
+def plot_quantization_auc(auc: pd.DataFrame, labels: Sequence[str], quantity: str) -> Figure:
+    """AUC of the curves ordered by ``quantity`` under every quantisation (x): ascending (up) and
+    descending (down) triangles, mean ± std over seeds, against the random orders' 5-95 % band and mean
+    (grey), one panel per scope. ``auc``: :func:`nbsrc.estimators.quantization_study`'s."""
+    _require(auc, "auc", ["seed", "scope", "quantization", "direction", "auc"])
+    scopes = ordered_scopes(auc["scope"].unique())
+    nrows, ncols = _grid_shape(len(scopes), max_cols=2)
+    fig, gs = _figure(nrows, ncols, 2.9, extra=0.4)
+    axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(scopes))])
+    band = random_band(auc, by=["seed", "scope"], value="auc").groupby("scope").mean(numeric_only=True)
+    ordered = auc[auc.direction != "random"]
+    stats = (
+        ordered.groupby(["scope", "direction", "quantization"])["auc"].agg(["mean", "std"]).fillna({"std": 0})
+    )
+    color = COLORS[quantity]
+    for ax, scope in zip(axes, scopes, strict=True):
+        ax.axhspan(
+            band.loc[scope, "random_lo"],
+            band.loc[scope, "random_hi"],
+            color=COLORS["random"],
+            alpha=0.3,
+            lw=0,
+        )
+        ax.axhline(band.loc[scope, "random_mean"], color=COLORS["random"], lw=1)
+        for direction in DIRECTIONS:
+            s = stats.loc[(scope, direction)].reindex(labels)
+            ax.errorbar(
+                range(len(labels)), s["mean"], yerr=s["std"], fmt=DIRECTION_MARKER[direction], color=color,
+                mec="black", mew=0.5, ms=5, capsize=1.5, gid=f"{scope}/{direction}",
+            )  # fmt: skip
+        _quantization_axis(ax, labels)
+        ax.set(title=scope, ylabel=Y_AUC)
+    handles = [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker=DIRECTION_MARKER[d],
+            color=color,
+            mec="black",
+            label=f"{d} by {SHORT[quantity]}",
+        )
+        for d in DIRECTIONS
+    ] + [Patch(color=COLORS["random"], alpha=0.3, lw=0, label=RANDOM_BAND_LABEL)]
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), len(handles)))
+    return fig
+
+
+#: The y axis of each value of :func:`plot_sample_size`.
+SAMPLE_SIZE_Y = {
+    "rho": "Spearman ρ with the\nfull-split ranking [1]",
+    "width": "median 5–95 % bootstrap\ninterval width [bits]",
+    "bias": "mean error against the\nfull-split value [bits]",
+}
+ESTIMATOR_STYLE = {"plug-in": "-", "Miller-Madow": "--"}
+
+
+def plot_sample_size(summary: pd.DataFrame, value: str = "rho") -> Figure:
+    """One value of the sample-size study (``rho``, ``width`` or ``bias``) against the number of validation
+    samples (log scale), one line per hidden layer (mean over seeds; solid plug-in, dashed Miller-Madow),
+    one panel per quantity. ``summary``: :func:`nbsrc.estimators.sample_size_summary`."""
+    check_choice("value", value, list(SAMPLE_SIZE_Y))
+    _require(summary, "summary", ["seed", "layer", "n", "estimator", "quantity", value])
+    quantities = [q for q in QUANTITIES if q in set(summary["quantity"])]
+    layers = sorted(summary["layer"].unique())
+    fig, gs = _figure(1, len(quantities), 2.7, extra=0.4)
+    axes = _panels(fig, [gs[0, i] for i in range(len(quantities))], sharey=value == "rho")
+    means = summary.groupby(["quantity", "estimator", "layer", "n"])[value].mean()
+    for ax, quantity in zip(axes, quantities, strict=True):
+        for estimator, style in ESTIMATOR_STYLE.items():
+            for layer, color in zip(layers, layer_colors(len(layers)), strict=True):
+                if (quantity, estimator, layer) not in means.index.droplevel("n"):
+                    continue
+                s = means.loc[(quantity, estimator, layer)]
+                ax.plot(s.index, s.to_numpy(), ls=style, color=color, marker="o", ms=3, lw=1.2,
+                        gid=f"{quantity}/{estimator}/layer {layer}")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set(title=SHORT[quantity], xlabel="validation samples", ylabel=SAMPLE_SIZE_Y[value])
+    handles = [Line2D([], [], color=c, label=layer_scope(layer)) for layer, c in
+               zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
+    handles += [Line2D([], [], color="black", ls=s, label=e) for e, s in ESTIMATOR_STYLE.items()]
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), len(handles)))
     return fig

@@ -244,7 +244,7 @@ def _p_value(a: np.ndarray, b: np.ndarray) -> float:
 def pair_test_outcome(difference: float, p_value: float, predicted_sign: int) -> str:
     """ "confirms" / "contradicts" (p < ALPHA, the difference with / against the predicted sign) or
     "inconclusive"."""
-    if p_value >= ALPHA or difference == 0:
+    if not (p_value < ALPHA and abs(difference) > 0):  # NaN in either is inconclusive too
         return "inconclusive"
     return "confirms" if np.sign(difference) == predicted_sign else "contradicts"
 

@@ -22,15 +22,7 @@ from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
 from nbsrc.quantize import quantize
 from nbsrc.redundancy import ALPHA
-from nbsrc.vocabulary import COLORS, DIRECTIONS, NETWORK, QUANTITIES, SHORT, TITLES, ordered_scopes
-
-
-def num(x: float, digits: int = 3, signed: bool = False) -> str:
-    """``x`` rounded to ``digits`` decimals, without a minus sign on a value that rounds to zero."""
-    text = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-    if float(text) == 0:
-        text = f"{0.0:+.{digits}f}" if signed else f"{0.0:.{digits}f}"
-    return text
+from nbsrc.vocabulary import COLORS, DIRECTIONS, NETWORK, QUANTITIES, SHORT, TITLES, num, ordered_scopes
 
 
 def pm(mean: float, std: float, digits: int = 3, signed: bool = False) -> str:
@@ -346,3 +338,16 @@ def redundancy_table(labels: pd.DataFrame, contrasts: pd.DataFrame) -> str:
         for r in labels.itertuples()
     ]
     return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
+
+
+def stable_size_table(stable: pd.DataFrame, largest: int) -> str:
+    """The smallest validation sample size at which each quantity's ranking agrees with the full-split
+    ranking at ρ >= 0.9 (seed mean), per estimator (rows) and layer (columns); "> largest" where no size
+    studied reaches it (Markdown)."""
+    table = stable.assign(
+        cell=[f"> {largest:,}" if np.isnan(n) else f"{int(n):,}" for n in stable.n],
+        row=[f"{SHORT[q]}, {e}" for q, e in zip(stable.quantity, stable.estimator, strict=True)],
+    ).pivot(index="row", columns="scope", values="cell")
+    rows = [f"{SHORT[q]}, {e}" for q in QUANTITIES for e in ("plug-in", "Miller-Madow")]
+    table = table.loc[[r for r in rows if r in table.index], ordered_scopes(table.columns)]
+    return table.rename_axis(index="quantity, estimator", columns=None).to_markdown(disable_numparse=True)

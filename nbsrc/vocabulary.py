@@ -102,3 +102,11 @@ def random_band(table: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFr
             "random_hi": grouped.quantile(RANDOM_QUANTILES[1]),
         }
     ).reset_index()
+
+
+def num(x: float, digits: int = 3, signed: bool = False) -> str:
+    """``x`` rounded to ``digits`` decimals, without a minus sign on a value that rounds to zero."""
+    text = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+    if float(text) == 0:
+        text = f"{0.0:+.{digits}f}" if signed else f"{0.0:.{digits}f}"
+    return text

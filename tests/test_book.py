@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from nbsrc.chapters import BOOK, PAPER_CHAPTERS, TEMPLATES, stale_chapters
+from nbsrc.chapters import BOOK, ESTIMATOR_CHAPTERS, PAPER_CHAPTERS, TEMPLATES, stale_chapters
 from nbsrc.claims import PAPER
 from nbsrc.data import DATASETS
 from nbsrc.vocabulary import VERDICTS
@@ -69,7 +69,7 @@ def html_tables(node) -> list[list[list[str]]]:
 
 
 RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS]  # the chapters executed from the dataset template
-PAGES = ["intro", "method", *RESULT_PAGES, "summary"]
+PAGES = ["intro", "method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, "summary"]
 PIPE_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 
 
@@ -87,7 +87,7 @@ def test_no_page_shows_raw_pipe_tables_or_parameter_cells(smoke_book, name):
         assert len(html_tables(article(soup))) >= (8 if name in PAPER_CHAPTERS else 7)
 
 
-@pytest.mark.parametrize("name", ["method", *RESULT_PAGES, "summary"])
+@pytest.mark.parametrize("name", ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, "summary"])
 def test_every_figure_is_numbered_with_a_caption(smoke_book, name):
     images = article(page(smoke_book, name)).find_all("img")
     assert images, name

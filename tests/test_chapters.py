@@ -19,6 +19,7 @@ from nbsrc.__main__ import main
 from nbsrc.chapters import (
     COMPARED_FIELDS,
     DATASET_PARAMETERS,
+    ESTIMATOR_CHAPTERS,
     PAPER_CHAPTERS,
     TEMPLATES,
     Chapter,
@@ -367,11 +368,13 @@ def test_check_exits_1_on_a_stale_book_and_0_on_a_current_one(book_copy, monkeyp
 def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
     assert main(["book", "--check", "--book-dir", str(tmp_path / "book")]) == 1
     lines = capsys.readouterr().out.splitlines()
-    names = ("method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, "summary")
-    assert lines == [f"{name}: stale (not executed yet)" for name in names] + ["0 chapters current, 8 stale"]
+    names = ("method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *ESTIMATOR_CHAPTERS, "summary")
+    assert lines == [f"{name}: stale (not executed yet)" for name in names] + ["0 chapters current, 11 stale"]
 
 
 def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
-    assert list(states) == ["method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, "summary"]
+    assert list(states) == [
+        "method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *ESTIMATOR_CHAPTERS, "summary"
+    ]  # fmt: skip
     assert states["summary"].fields == ["missing"]
