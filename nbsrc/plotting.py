@@ -817,6 +817,9 @@ def plot_sample_size(summary: pd.DataFrame, value: str = "rho") -> Figure:
                 ax.plot(s.index, s.to_numpy(), ls=style, color=color, marker="o", ms=3, lw=1.2,
                         gid=f"{quantity}/{estimator}/layer {layer}")  # fmt: skip
         ax.set_xscale("log")
+        sizes = sorted(summary["n"].unique())
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes], rotation=45, ha="right", rotation_mode="anchor")
+        ax.minorticks_off()
         ax.set(title=SHORT[quantity], xlabel="validation samples", ylabel=SAMPLE_SIZE_Y[value])
     handles = [Line2D([], [], color=c, label=layer_scope(layer)) for layer, c in
                zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
