@@ -370,6 +370,41 @@ def chapter_networks(
         yield train_or_load(config, splits, cache, device, progress), splits
 
 
+def cached_curves(
+    trained: TrainedNetwork,
+    splits: Splits,
+    settings: AnalysisSettings,
+    name: str,
+    orders: dict[str, tuple[int | str, np.ndarray]],
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Curves of further orders of one network (beyond its analysis), cached next to the analysis as
+    ``<analysis key>-<name>.npz``: ``orders`` maps each curve's name to (engine scope: a 0-based layer or
+    "network", order). Computed with the analysis' engine, test split and ablation mode."""
+    key = settings.key(trained.key, resolve_device(device))
+    path = cache_root(cache) / "analysis" / f"{key}-{name}.npz"
+
+    def read(file: Path) -> dict[str, np.ndarray]:
+        with np.load(file) as stored:
+            return {curve: stored[curve] for curve in orders}
+
+    curves = load_or_discard(path, read)
+    if curves is None:
+        x_test, y_test = test_data(splits, settings)
+        means = ablation_means(trained.model, splits, settings)
+        curves = {}
+        desc = f"seed {trained.config.seed}: {name}"
+        for curve, (scope, order) in tqdm(orders.items(), desc=desc, disable=not progress, leave=False):
+            curves[curve] = cumulative_curve(
+                trained.model, x_test, y_test, order, scope=scope, mode=settings.mode, means=means,
+                engine=ENGINE, dtype=ENGINE_DTYPE, device=device,
+            )  # fmt: skip
+        write_atomic(path, lambda f: np.savez(f, **curves))
+    return curves
+
+
 def run_chapter(
     configs: list[TrainConfig],
     settings: AnalysisSettings,

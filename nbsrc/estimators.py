@@ -20,22 +20,12 @@ import scipy.stats
 import torch
 from tqdm import tqdm
 
-from nbsrc.ablation import cumulative_curve, neuron_orders
-from nbsrc.analysis import (
-    ENGINE,
-    ENGINE_DTYPE,
-    AnalysisSettings,
-    ablation_means,
-    analyse_network,
-    chapter_networks,
-    curve_frames,
-    test_data,
-)
+from nbsrc.ablation import neuron_orders
+from nbsrc.analysis import AnalysisSettings, analyse_network, cached_curves, chapter_networks, curve_frames
 from nbsrc.checks import check_int, fail
 from nbsrc.measures import information_measures
-from nbsrc.models import MLP, resolve_device
+from nbsrc.models import MLP
 from nbsrc.quantize import quantize
-from nbsrc.storage import cache_root, load_or_discard, write_atomic
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import DIRECTIONS, layer_scope, scope_layer, scope_names
 
@@ -146,31 +136,18 @@ def quantization_study(
                                       "quantization": label, "quantity": quantity, "value": v})
                     )  # fmt: skip
         analysis = analyse_network(trained, splits, settings, cache, progress, device)
-        key = settings.key(trained.key, resolve_device(device))
-        path = cache_root(cache) / "analysis" / f"{key}-quantizations-v{QUANTIZATION_VERSION}.npz"
         scopes = scope_names(len(model.widths))
-        names = [f"{s}|{label}|{d}" for s in scopes for label in QUANTIZATION_LABELS for d in DIRECTIONS]
-
-        def read(file: Path, names: list[str] = names) -> dict[str, np.ndarray]:
-            with np.load(file) as stored:
-                return {name: stored[name] for name in names}
-
-        curves = load_or_discard(path, read)
-        if curves is None:
-            x_test, y_test = test_data(splits, settings)
-            means = ablation_means(model, splits, settings)
-            curves = {}
-            for name in tqdm(names, desc=f"seed {seed}: MI orders", disable=not progress, leave=False):
-                scope, label, direction = name.split("|")
+        orders = {}
+        for scope in scopes:
+            layer = scope_layer(scope)
+            for label in QUANTIZATION_LABELS:
                 per_layer = per_quantization[label][CURVE_QUANTITY]
-                layer = scope_layer(scope)
                 scores = np.concatenate(per_layer) if layer is None else per_layer[layer - 1]
-                curves[name] = cumulative_curve(
-                    model, x_test, y_test, neuron_orders(scores, direction)[0],
-                    scope="network" if layer is None else layer - 1, mode=settings.mode, means=means,
-                    engine=ENGINE, dtype=ENGINE_DTYPE, device=device,
-                )  # fmt: skip
-            write_atomic(path, lambda f, arrays=curves: np.savez(f, **arrays))
+                for d in DIRECTIONS:
+                    engine_scope = "network" if layer is None else layer - 1
+                    orders[f"{scope}|{label}|{d}"] = (engine_scope, neuron_orders(scores, d)[0])
+        name = f"quantizations-v{QUANTIZATION_VERSION}"
+        curves = cached_curves(trained, splits, settings, name, orders, cache, device, progress)
         curves = {**curves, **{f"{s}|random|random": analysis.curves[f"{s}|random|random"] for s in scopes}}
         for name, curve in curves.items():
             scope, label, direction = name.split("|")
@@ -289,4 +266,3 @@ def stable_size(summary: pd.DataFrame, threshold: float = 0.9) -> pd.DataFrame:
              "n": float(reached.min()) if len(reached) else np.nan}
         )  # fmt: skip
     return pd.DataFrame(rows)
-

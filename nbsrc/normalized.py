@@ -18,21 +18,9 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
-from tqdm import tqdm
 
-from nbsrc.ablation import cumulative_curve, neuron_orders
-from nbsrc.analysis import (
-    ENGINE,
-    ENGINE_DTYPE,
-    AnalysisSettings,
-    ablation_means,
-    analyse_network,
-    chapter_networks,
-    curve_frames,
-    test_data,
-)
-from nbsrc.models import resolve_device
-from nbsrc.storage import cache_root, load_or_discard, write_atomic
+from nbsrc.ablation import neuron_orders
+from nbsrc.analysis import AnalysisSettings, analyse_network, cached_curves, chapter_networks, curve_frames
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import DIRECTIONS, NETWORK, QUANTITIES
 
@@ -59,28 +47,13 @@ def normalized_curves(
     curves, aucs = [], []
     for trained, splits in chapter_networks(configs, cache, device, progress, "per-layer ranks"):
         analysis = analyse_network(trained, splits, settings, cache, progress, device)
-        key = settings.key(trained.key, resolve_device(device))
-        path = cache_root(cache) / "analysis" / f"{key}-layer-percentiles-v{NORMALIZED_VERSION}.npz"
-        names = [f"{NETWORK}|{q}|{d}" for q in QUANTITIES for d in DIRECTIONS]
-
-        def read(file: Path, names: list[str] = names) -> dict[str, np.ndarray]:
-            with np.load(file) as stored:
-                return {name: stored[name] for name in names}
-
-        ordered = load_or_discard(path, read)
-        if ordered is None:
-            x_test, y_test = test_data(splits, settings)
-            model = trained.model
-            means = ablation_means(model, splits, settings)
-            ordered = {}
-            for name in tqdm(names, desc=f"seed {trained.config.seed}", disable=not progress, leave=False):
-                _, quantity, direction = name.split("|")
-                order = neuron_orders(layer_percentiles(analysis.measures[quantity]), direction)[0]
-                ordered[name] = cumulative_curve(
-                    model, x_test, y_test, order, scope="network", mode=settings.mode, means=means,
-                    engine=ENGINE, dtype=ENGINE_DTYPE, device=device,
-                )  # fmt: skip
-            write_atomic(path, lambda f, arrays=ordered: np.savez(f, **arrays))
+        orders = {
+            f"{NETWORK}|{q}|{d}": ("network", neuron_orders(layer_percentiles(analysis.measures[q]), d)[0])
+            for q in QUANTITIES
+            for d in DIRECTIONS
+        }
+        name = f"layer-percentiles-v{NORMALIZED_VERSION}"
+        ordered = cached_curves(trained, splits, settings, name, orders, cache, device, progress)
         random_name = f"{NETWORK}|random|random"
         for name, curve in {**ordered, random_name: analysis.curves[random_name]}.items():
             curve_rows, auc_rows = curve_frames(trained.config.seed, name, curve, splits.n_classes)

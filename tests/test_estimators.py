@@ -21,7 +21,6 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import nbsrc.analysis as analysis_mod  # noqa: E402
-import nbsrc.estimators as estimators_mod  # noqa: E402
 from nbsrc import plotting as P  # noqa: E402
 from nbsrc.ablation import cumulative_curve, neuron_orders  # noqa: E402
 from nbsrc.analysis import AnalysisSettings, auc  # noqa: E402
@@ -430,7 +429,7 @@ def test_quantization_curves_are_cached_per_network(cache, study, networks, monk
     assert files == sorted(f"{key}-quantizations-v{QUANTIZATION_VERSION}.npz" for key in keys)
     names = {f"{s}|{label}|{d}" for s in SCOPES for label in QUANTIZATION_LABELS for d in DIRECTIONS}
     assert set(stored_curves(cache, networks[0])) == names
-    monkeypatch.setattr(estimators_mod, "cumulative_curve", no_recomputation)
+    monkeypatch.setattr(analysis_mod, "cumulative_curve", no_recomputation)
     monkeypatch.setattr(analysis_mod, "ablation_curves", no_recomputation)
     monkeypatch.setattr("nbsrc.train.train", no_recomputation)
     with warnings.catch_warnings():

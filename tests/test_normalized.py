@@ -14,7 +14,6 @@ import scipy.stats
 import torch
 
 import nbsrc.analysis as analysis_mod
-import nbsrc.normalized as normalized_mod
 from nbsrc.ablation import cumulative_curve, neuron_orders
 from nbsrc.analysis import AnalysisSettings, neuron_measures
 from nbsrc.normalized import NORMALIZED_VERSION, layer_percentiles, normalized_curves
@@ -254,7 +253,7 @@ def test_normalized_curves_are_cached_per_network(cache, first, networks, monkey
     assert files == sorted(f"{key}-layer-percentiles-v{NORMALIZED_VERSION}.npz" for key in keys)
     with np.load(cache / "analysis" / files[0]) as stored:
         assert set(stored.files) == {f"network|{q}|{d}" for q in QUANTITIES for d in DIRECTIONS}
-    monkeypatch.setattr(normalized_mod, "cumulative_curve", no_recomputation)
+    monkeypatch.setattr(analysis_mod, "cumulative_curve", no_recomputation)
     monkeypatch.setattr(analysis_mod, "ablation_curves", no_recomputation)
     monkeypatch.setattr("nbsrc.train.train", no_recomputation)
     with warnings.catch_warnings():
@@ -291,7 +290,7 @@ def test_a_corrupted_cache_entry_is_recomputed(cache, first, networks, tmp_path,
         calls.append(kwargs.get("scope"))
         return cumulative_curve(*args, **kwargs)
 
-    monkeypatch.setattr(normalized_mod, "cumulative_curve", counted)
+    monkeypatch.setattr(analysis_mod, "cumulative_curve", counted)
     with pytest.warns(UserWarning, match=r"(?s)corrupted cache entry .*layer-percentiles.*recomputing"):
         second = normalized_curves(CONFIGS, SETTINGS, cache=root, device="cpu", progress=False)
     assert calls == ["network"] * (len(QUANTITIES) * len(DIRECTIONS))  # one network's curves, once
@@ -302,7 +301,7 @@ def test_a_corrupted_cache_entry_is_recomputed(cache, first, networks, tmp_path,
         for name in original.files:
             np.testing.assert_array_equal(stored[name], original[name])
     # the rewritten entry is a plain hit again
-    monkeypatch.setattr(normalized_mod, "cumulative_curve", no_recomputation)
+    monkeypatch.setattr(analysis_mod, "cumulative_curve", no_recomputation)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         third = normalized_curves(CONFIGS, SETTINGS, cache=root, device="cpu", progress=False)
