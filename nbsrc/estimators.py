@@ -40,7 +40,7 @@ INFORMATION_QUANTITIES = ("entropy", "mutual_information", "kl_selectivity")
 #: The quantity whose orders are ablated under every quantisation.
 CURVE_QUANTITY = "mutual_information"
 #: Validation sample sizes of the sample-size study (those above the split's size are left out).
-SIZES = (500, 1000, 2000, 5000, 10000)
+SIZES = (100, 200, 500, 1000, 2000, 5000, 10000)
 #: Bootstrap resamples per sample size and estimator.
 N_BOOT = 50
 #: The two estimators: plug-in (None) and Miller-Madow.

@@ -236,3 +236,17 @@ def test_committed_chapters_are_current():
         + ". Re-execute them with `make chapters` (or `.venv/bin/python -m nbsrc book --force NAME`) "
         "and commit book/."
     )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--template", "estimators", "--n-boot", "1"], "invalid n_boot=1"),
+        (["--template", "estimators", "--sizes", "[5]"], "invalid sizes=[5]"),
+        (["--n-boot", "5"], "invalid parameter='n_boot'"),  # the dataset template has no n_boot
+    ],
+)
+def test_cli_checks_each_templates_parameters_before_training(args, message):
+    command = [sys.executable, "-m", "nbsrc", "chapter", "mnist", *args]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
