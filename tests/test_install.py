@@ -59,6 +59,7 @@ def test_installed_package_reruns_a_chapter_outside_the_repository(tmp_path):
     (site / "project-dependencies.pth").write_text("\n".join(sorted(project_site)) + "\n")
     assert sorted(p.name for p in (site / "nbsrc" / "templates").glob("*.ipynb")) == [
         "dataset.ipynb",
+        "estimators.ipynb",
         "method.ipynb",
         "summary.ipynb",
     ]
