@@ -543,6 +543,25 @@ def redundancy_paragraph(labels: pd.DataFrame, checks: pd.DataFrame) -> str:
     return text + " The pair tests of each suggestion:\n\n" + "\n".join(lines)
 
 
+def pair_pattern_sentence(contrasts: pd.DataFrame, alpha: float) -> str:
+    """What the pair tests show in every layer × quantity case, whatever the curves suggest: how often the
+    top quarter's pairs are significantly redundant and the bottom quarter's significantly synergistic
+    (information test, p < ``alpha``), and how often the damage test is significant at all."""
+    top = contrasts[contrasts.group == "top"]
+    bottom = contrasts[contrasts.group == "bottom"]
+    redundant = int(((top.synergy_p < alpha) & (top.synergy_mean < 0)).sum())
+    synergistic = int(((bottom.synergy_p < alpha) & (bottom.synergy_mean > 0)).sum())
+    damage = int((contrasts.interaction_p < alpha).sum())
+    return (
+        f"Whatever the curves suggest, pairs from a quantity's top quarter are significantly more redundant "
+        f"than random pairs of the layer (ΔS < 0, p < {alpha:g}) in {redundant} of {len(top)} layer × "
+        f"quantity cases, and pairs from its bottom quarter significantly more synergistic (ΔS > 0) in "
+        f"{synergistic} of {len(bottom)}. The damage "
+        f"test (pair drop against the two single drops on the test split) is significant in {damage} of "
+        f"{len(contrasts)} group cases."
+    )
+
+
 # ---------------------------------------------------------------------------------------------- estimators
 
 
@@ -610,7 +629,7 @@ def sample_size_paragraph(summary: pd.DataFrame, stable: pd.DataFrame) -> str:
     )
     return (
         "A plug-in ranking agrees with the full-split ranking at Spearman ρ ≥ 0.9 in every layer (seed "
-        "means) "
+        "means): "
         + "; ".join(parts)
         + f". With {smallest:,} samples the plug-in MI is off the full-split value by "
         f"{num(float(bias['plug-in']), 4, signed=True)} bits on average (Miller-Madow: "

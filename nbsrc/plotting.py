@@ -818,7 +818,7 @@ def plot_sample_size(summary: pd.DataFrame, value: str = "rho") -> Figure:
                         gid=f"{quantity}/{estimator}/layer {layer}")  # fmt: skip
         ax.set_xscale("log")
         sizes = sorted(summary["n"].unique())
-        ax.set_xticks(sizes, [f"{n:,}" for n in sizes], rotation=45, ha="right", rotation_mode="anchor")
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes], rotation=60, ha="right", rotation_mode="anchor")
         ax.minorticks_off()
         ax.set(title=SHORT[quantity], xlabel="validation samples", ylabel=SAMPLE_SIZE_Y[value])
     handles = [Line2D([], [], color=c, label=layer_scope(layer)) for layer, c in

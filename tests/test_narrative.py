@@ -276,3 +276,23 @@ def test_redundancy_paragraph_counts_labels_and_lists_each_check():
     assert narrative.redundancy_paragraph(labels, checks.iloc[:0]).endswith(
         "no suggestion for the pair tests to check."
     )
+
+
+def test_pair_pattern_sentence_counts_significant_groups_in_the_predicted_direction():
+    rows = [
+        # top: significant and redundant / significant but synergistic / redundant but not significant
+        ("top", -0.02, 0.001, 0.0, 0.9),
+        ("top", +0.02, 0.001, 0.0, 0.9),
+        ("top", -0.02, 0.2, 0.001, 0.01),
+        # bottom: significant and synergistic, twice
+        ("bottom", +0.01, 0.04, 0.0, 0.5),
+        ("bottom", +0.01, 0.0, -0.001, 0.03),
+        ("bottom", -0.01, 0.0, 0.0, 0.5),
+    ]
+    contrasts = pd.DataFrame(
+        rows, columns=["group", "synergy_mean", "synergy_p", "interaction_mean", "interaction_p"]
+    )
+    text = narrative.pair_pattern_sentence(contrasts, 0.05)
+    assert "(ΔS < 0, p < 0.05) in 1 of 3 layer × quantity cases" in text
+    assert "significantly more synergistic (ΔS > 0) in 2 of 3." in text
+    assert "is significant in 2 of 6 group cases." in text
