@@ -130,9 +130,14 @@ def ablation_means(model: MLP, splits: Splits, settings: AnalysisSettings) -> li
     ablate to the mean (bias balancing); None for zero ablation."""
     if settings.mode != "mean":
         return None
-    x_val = _limit(splits.val.x, settings.val_limit).to(next(model.parameters()).device)
+    x_val = validation_data(splits, settings)[0].to(next(model.parameters()).device)
     with torch.no_grad():
         return [t.mean(0) for t in model.hidden_outputs(x_val)]
+
+
+def validation_data(splits: Splits, settings: AnalysisSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation inputs and labels the settings measure on (the first ``val_limit`` samples, or all)."""
+    return _limit(splits.val.x, settings.val_limit), _limit(splits.val.y, settings.val_limit)
 
 
 def test_data(splits: Splits, settings: AnalysisSettings) -> tuple[torch.Tensor, torch.Tensor]:
@@ -246,14 +251,14 @@ def analyse_network(
 
     arrays = load_or_discard(path, read)
     if arrays is None:
-        x_val, y_val = _limit(splits.val.x, settings.val_limit), _limit(splits.val.y, settings.val_limit)
+        x_val, y_val = validation_data(splits, settings)
         measures = neuron_measures(trained.model, x_val, y_val, splits.n_classes, settings, device)
         curves = ablation_curves(
             trained.model, splits, measures, settings, trained.config.seed, progress, device
         )
         arrays = {f"measure|{q}|{i}": v[i] for q, v in measures.items() for i in range(n_layers)}
         arrays |= {f"curve|{name}": c for name, c in curves.items()}
-        test = Split(_limit(splits.test.x, settings.test_limit), _limit(splits.test.y, settings.test_limit))
+        test = Split(*test_data(splits, settings))
         arrays["test_accuracy"] = np.array(accuracy(trained.model, test))  # the curves' k = 0
         write_atomic(path, lambda f: np.savez(f, **arrays))
     measures = {q: [arrays[f"measure|{q}|{i}"] for i in range(n_layers)] for q in QUANTITIES}
@@ -503,6 +508,13 @@ def neuron_damage(
     return pd.concat(frames, ignore_index=True)
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's ρ of two rankings; NaN when either is constant (no order to compare)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return np.nan
+    return float(scipy.stats.spearmanr(a, b).statistic)
+
+
 def damage_correlations(measures: pd.DataFrame, damage: pd.DataFrame) -> pd.DataFrame:
     """Spearman correlation between each quantity and the single-neuron damage (drop), per seed and
     scope: every layer on its own and the whole network (all hidden neurons in one ranking).
@@ -514,7 +526,6 @@ def damage_correlations(measures: pd.DataFrame, damage: pd.DataFrame) -> pd.Data
     for (seed, quantity), group in joined.groupby(["seed", "quantity"], sort=False):
         scopes = [(NETWORK, group)] + [(layer_scope(layer), g) for layer, g in group.groupby("layer")]
         for scope, g in scopes:
-            constant = g["value"].nunique() < 2 or g["drop"].nunique() < 2
-            rho = np.nan if constant else float(scipy.stats.spearmanr(g["value"], g["drop"]).statistic)
+            rho = spearman(g["value"].to_numpy(), g["drop"].to_numpy())
             rows.append({"seed": seed, "scope": scope, "quantity": quantity, "rho": rho})
     return pd.DataFrame(rows)

@@ -182,25 +182,46 @@ def dataset_chapter(dataset: str, **parameters: Any) -> Chapter:
     return Chapter(dataset, "dataset", full, title=TITLES[dataset], datasets=(dataset,))
 
 
-def paper_chapter(dataset: str, **parameters: Any) -> Chapter:
-    """The chapter of one dataset in the paper's first-version setting (recipe ``paper_v1``), with zero
-    ablation compared to bias balancing; its results are saved as ``paper_<dataset>-*``."""
-    name = f"paper_{dataset}"
+#: The chapters of other training recipes: the prefix of their names (``<prefix>_<dataset>``), the end of
+#: their titles, and the parameters beyond the recipe (the paper's setting also compares bias balancing,
+#: as the paper does).
+RECIPE_CHAPTERS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "paper_v1": ("paper", "in the paper's setting", {"compare_bias_balancing": True}),
+    "raw_constant": ("raw_constant", "on raw inputs with a constant learning rate", {}),
+}
+
+
+def recipe_chapter(recipe: str, dataset: str, **parameters: Any) -> Chapter:
+    """The dataset chapter of ``dataset`` under another training recipe (see ``RECIPE_CHAPTERS``); its
+    results are saved as ``<prefix>_<dataset>-*`` for the summary."""
+    prefix, title, extra = RECIPE_CHAPTERS[check_choice("recipe", recipe, tuple(RECIPE_CHAPTERS))]
+    name = f"{prefix}_{dataset}"
     full = {
         **DATASET_PARAMETERS,
-        "recipe": "paper_v1",
-        "compare_bias_balancing": True,
+        "recipe": recipe,
+        **extra,
         "results_name": name,
         **parameters,
         "dataset": dataset,
     }
-    return Chapter(
-        name, "dataset", full, title=f"{TITLES[dataset]} in the paper's setting", datasets=(dataset,)
-    )
+    return Chapter(name, "dataset", full, title=f"{TITLES[dataset]} {title}", datasets=(dataset,))
+
+
+def paper_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """The chapter of one dataset in the paper's first-version setting (recipe ``paper_v1``), with zero
+    ablation compared to bias balancing; its results are saved as ``paper_<dataset>-*``."""
+    return recipe_chapter("paper_v1", dataset, **parameters)
+
+
+def recipe_results(recipe: str, datasets: Sequence[str] = DATASETS) -> list[str]:
+    """The result names (chapter names) of ``recipe``'s chapters on ``datasets``."""
+    return [f"{RECIPE_CHAPTERS[recipe][0]}_{dataset}" for dataset in datasets]
 
 
 #: The chapters in the paper's own setting, one per dataset.
-PAPER_CHAPTERS = tuple(f"paper_{dataset}" for dataset in DATASETS)
+PAPER_CHAPTERS = tuple(recipe_results("paper_v1"))
+#: The chapters on raw inputs with a constant learning rate, one per dataset.
+RAW_CHAPTERS = tuple(recipe_results("raw_constant"))
 
 #: The estimator chapter's parameters beyond a dataset chapter's: the validation sample sizes and the
 #: bootstrap resamples of the sample-size study.
@@ -234,25 +255,31 @@ ESTIMATOR_CHAPTERS = tuple(f"estimators_{dataset}" for dataset in DATASETS)
 
 
 def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> list[Chapter]:
-    """The book's chapters in execution order: the method, one per dataset, one per dataset in the
-    paper's setting, one per dataset on the estimators, the summary."""
+    """The book's chapters in execution order: the method, one per dataset, one per dataset under each
+    other recipe (the paper's setting, raw inputs with a constant learning rate), one per dataset on the
+    estimators, the summary."""
     extra = SMOKE_PARAMETERS if smoke else {}
-    for dataset in datasets:
-        dataset_setup(dataset=dataset, **extra)  # fail fast on bad parameters
-        dataset_setup(**paper_chapter(dataset, **extra).parameters)
+    others = [recipe_chapter(r, d, **extra) for r in RECIPE_CHAPTERS for d in datasets]
+    for chapter in [*(dataset_chapter(d, **extra) for d in datasets), *others]:
+        dataset_setup(**chapter.parameters)  # fail fast on bad parameters
     results_dir = DATASET_PARAMETERS["results_dir"]
-    papers = [f"paper_{dataset}" for dataset in datasets]
+    papers, raws = recipe_results("paper_v1", datasets), recipe_results("raw_constant", datasets)
     summary = Chapter(
         "summary",
         "summary",
-        {"datasets": list(datasets), "results_dir": results_dir, "paper_results": papers},
-        reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers)),
-        after=(*datasets, *papers),
+        {
+            "datasets": list(datasets),
+            "results_dir": results_dir,
+            "paper_results": papers,
+            "raw_results": raws,
+        },
+        reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws)),
+        after=(*datasets, *papers, *raws),
     )
     return [
         Chapter("method", "method"),
         *(dataset_chapter(d, **extra) for d in datasets),
-        *(paper_chapter(d, **extra) for d in datasets),
+        *others,
         *(estimator_chapter(d, **extra) for d in datasets),
         summary,
     ]

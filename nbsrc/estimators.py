@@ -16,13 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 import torch
 from tqdm import tqdm
 
 from nbsrc.ablation import neuron_orders
-from nbsrc.analysis import AnalysisSettings, analyse_network, cached_curves, chapter_networks, curve_frames
+from nbsrc.analysis import (
+    AnalysisSettings,
+    analyse_network,
+    cached_curves,
+    chapter_networks,
+    curve_frames,
+    spearman,
+    validation_data,
+)
 from nbsrc.checks import check_int, fail
+from nbsrc.data import Splits
 from nbsrc.measures import information_measures
 from nbsrc.models import MLP
 from nbsrc.quantize import quantize
@@ -86,22 +94,13 @@ def layer_information(
 
 
 def _validation_outputs(
-    model: MLP, splits, settings: AnalysisSettings
+    model: MLP, splits: Splits, settings: AnalysisSettings
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    n = len(splits.val.x) if settings.val_limit is None else min(settings.val_limit, len(splits.val.x))
+    """Each hidden layer's outputs on the settings' validation samples, and their labels."""
+    x_val, y_val = validation_data(splits, settings)
     device = next(model.parameters()).device
     with torch.no_grad():
-        return model.hidden_outputs(splits.val.x[:n].to(device)), splits.val.y[:n].to(device)
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman ρ; NaN when either ranking is constant (no order to compare)."""
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return np.nan
-    return float(scipy.stats.spearmanr(a, b).statistic)
-
-
-# ------------------------------------------------------------------------------------------ quantisation
+        return model.hidden_outputs(x_val.to(device)), y_val.to(device)
 
 
 def quantization_study(
@@ -172,7 +171,7 @@ def ranking_agreement(measures: pd.DataFrame) -> pd.DataFrame:
     ):
         reference = binary.loc[(seed, layer, quantity)].reindex(g.neuron).to_numpy()
         rows.append({"seed": seed, "layer": layer, "quantization": label, "quantity": quantity,
-                     "rho": _spearman(g.value.to_numpy(), reference)})  # fmt: skip
+                     "rho": spearman(g.value.to_numpy(), reference)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -246,7 +245,7 @@ def sample_size_summary(samples: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             dict(zip(["seed", "layer", "n", "estimator", "quantity"], key, strict=True))
             | {
-                "rho": _spearman(g.value.to_numpy(), g.full.to_numpy()),
+                "rho": spearman(g.value.to_numpy(), g.full.to_numpy()),
                 "width": float((g.hi - g.lo).median()),
                 "bias": float((g.value - g.full).mean()),
             }

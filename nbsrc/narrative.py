@@ -15,7 +15,7 @@ import pandas as pd
 from nbsrc.analysis import ChapterResults
 from nbsrc.claims import indicator_table, separation
 from nbsrc.recipes import recipe
-from nbsrc.report import num, pm
+from nbsrc.report import num, pm, recipe_verdicts
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import (
     INDICATOR_QUANTITIES,
@@ -440,25 +440,33 @@ def bias_balancing_paragraph(gains: pd.DataFrame | None) -> str:
     return text
 
 
-def setting_contrast(book: pd.DataFrame, paper: pd.DataFrame) -> str:
-    """Which verdicts change between the book's recipe and the paper's first-version setting."""
-    paper = paper.assign(dataset=paper.dataset.str.removeprefix("paper_"))
-    joined = book.merge(paper, on=["claim", "dataset"], suffixes=("_book", "_paper"))
-    changed = joined[joined.verdict_book != joined.verdict_paper]
-    same = len(joined) - len(changed)
-    text = (
-        f"Of the {len(joined)} verdicts (claim × dataset) computed in both settings, "
-        f"{same} {'is' if same == 1 else 'are'} the same in the paper's setting (sigmoid 200-200, batch 32, "
-        f"L2 penalty, raw inputs) as in the book's (ReLU 512-256-128)."
-    )
-    if changed.empty:
-        return text
-    lines = [
-        f"- **{r.claim}** on {TITLES.get(r.dataset, r.dataset)}: *{r.verdict_book}* in the book's setting, "
-        f"*{r.verdict_paper}* in the paper's"
-        for r in changed.itertuples()
+def recipe_contrast(tables: dict[str, pd.DataFrame]) -> str:
+    """Which verdicts survive a change of training recipe (``{recipe: claims}``, the book's recipe first):
+    how many keep their verdict under every recipe, how many each other recipe changes, which claims hold
+    the same verdict everywhere, and every verdict that changes."""
+    verdicts = recipe_verdicts(tables)
+    names = list(tables)
+    same = verdicts[names].nunique(axis=1) == 1
+    changes = [
+        f"{int((verdicts[name] != verdicts[names[0]]).sum())} under *{recipe(name).title}*"
+        for name in names[1:]
     ]
-    return text + " They differ for:\n\n" + "\n".join(lines)
+    text = (
+        f"Of the {len(verdicts)} verdicts (claim × dataset) judged under all {len(names)} recipes, "
+        f"{int(same.sum())} are the same under every recipe. Against *{recipe(names[0]).title}*, "
+        f"{' and '.join(changes)} change."
+    )
+    stable = [c for c, ok in same.groupby(verdicts.claim, sort=False) if ok.all()]
+    if stable:
+        text += f" Claims with the same verdict on every dataset under every recipe: {', '.join(stable)}."
+    else:
+        text += " No claim keeps its verdict on every dataset under every recipe."
+    lines = [
+        f"- **{r.claim}** on {TITLES[r.dataset]}: "
+        + ", ".join(f"*{getattr(r, name)}* ({recipe(name).title})" for name in names)
+        for r in verdicts[~same].itertuples()
+    ]
+    return text + ("\n\nThe verdicts that change:\n\n" + "\n".join(lines) if lines else "")
 
 
 def damage_paragraph(correlations: pd.DataFrame, damage: pd.DataFrame) -> str:

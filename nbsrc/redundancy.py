@@ -32,7 +32,7 @@ import scipy.stats
 import torch
 
 from nbsrc.ablation import subset_ablation_accuracy
-from nbsrc.analysis import AnalysisSettings, ablation_means, chapter_networks, test_data
+from nbsrc.analysis import AnalysisSettings, ablation_means, chapter_networks, test_data, validation_data
 from nbsrc.checks import check_choice, check_int
 from nbsrc.data import Splits
 from nbsrc.measures import pair_synergy
@@ -169,8 +169,7 @@ def _network_pairs(
 ) -> pd.DataFrame:
     """The pair tests of one network (``measures`` and ``damage`` of its seed only)."""
     seed = int(damage.seed.iloc[0])
-    x_val = splits.val.x if settings.val_limit is None else splits.val.x[: settings.val_limit]
-    y_val = splits.val.y[: len(x_val)]
+    x_val, y_val = validation_data(splits, settings)
     x_test, y_test = test_data(splits, settings)
     means = ablation_means(model, splits, settings)
     with torch.no_grad():

@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from nbsrc.analysis import ChapterResults
-from nbsrc.checks import check_choice
+from nbsrc.checks import check_choice, fail
 from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
@@ -241,20 +241,45 @@ def bias_balancing_table(gains: pd.DataFrame) -> str:
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
-def setting_matrix(book: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """Claims x datasets, each cell "verdict in the book's setting / verdict in the paper's setting".
+def base_dataset(name: str) -> str:
+    """The dataset a result name belongs to: ``mnist`` for ``mnist``, ``paper_mnist`` and
+    ``raw_constant_mnist`` (the longest dataset name it ends with)."""
+    matches = [d for d in DATASETS if name == d or name.endswith(f"_{d}")]
+    if not matches:
+        fail("result name", name, f"must be or end with a dataset: {', '.join(DATASETS)}")
+    return max(matches, key=len)
 
-    ``book`` and ``paper`` are joined claims tables; the paper-setting chapters' ``dataset`` column holds
-    ``paper_<dataset>``. Claims and datasets present in both, in the book's order.
-    """
-    paper = paper.assign(dataset=paper.dataset.str.removeprefix("paper_"))
-    left = book.pivot(index="claim", columns="dataset", values="verdict")
-    right = paper.pivot(index="claim", columns="dataset", values="verdict")
-    datasets = [d for d in DATASETS if d in left.columns and d in right.columns]
-    claims = [c for c in dict.fromkeys(book.claim) if c in right.index]
-    cells = {TITLES[d]: [f"{left.loc[c, d]} / {right.loc[c, d]}" for c in claims] for d in datasets}
-    statement = book.drop_duplicates("claim").set_index("claim").paper
-    return pd.DataFrame({"the paper's claim": statement.loc[claims].to_numpy(), **cells}, index=claims)
+
+def recipe_verdicts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The joined claims tables of several recipes (``{recipe: claims}``), one row per claim and dataset
+    judged under every recipe: ``claim``, ``paper``, ``dataset`` (the plain dataset) and one verdict column
+    per recipe, in the recipes' order; claims in the first table's order, datasets in the book's."""
+    frames = []
+    for name, table in tables.items():
+        plain = table.assign(dataset=table.dataset.map(base_dataset))
+        frames.append(plain.set_index(["claim", "dataset"]).verdict.rename(name))
+    joined = pd.concat(frames, axis=1, join="inner").reset_index()
+    first = next(iter(tables.values()))
+    claims = list(dict.fromkeys(first.claim))
+    joined["paper"] = joined.claim.map(first.drop_duplicates("claim").set_index("claim").paper)
+    joined = joined.assign(
+        claim_order=joined.claim.map(claims.index), dataset_order=joined.dataset.map(list(DATASETS).index)
+    )
+    joined = joined.sort_values(["claim_order", "dataset_order"])
+    return joined[["claim", "paper", "dataset", *tables]].reset_index(drop=True)
+
+
+def recipe_matrix(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Claims x datasets, each cell the verdicts under the recipes of ``tables`` joined by " / " (in the
+    recipes' order), with the paper's statement first (``recipe_verdicts``)."""
+    verdicts = recipe_verdicts(tables)
+    cells = verdicts.assign(cell=verdicts[list(tables)].agg(" / ".join, axis=1))
+    matrix = cells.pivot(index="claim", columns="dataset", values="cell")
+    datasets = [d for d in DATASETS if d in matrix.columns]
+    claims = list(dict.fromkeys(verdicts.claim))
+    statement = verdicts.drop_duplicates("claim").set_index("claim").paper
+    table = matrix.loc[claims, datasets].rename(columns=TITLES)
+    return table.assign(**{"the paper's claim": statement.loc[claims]})[["the paper's claim", *table.columns]]
 
 
 def damage_table(correlations: pd.DataFrame) -> str:

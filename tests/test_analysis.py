@@ -28,7 +28,10 @@ from nbsrc.analysis import (
     neuron_measures,
     paired_auc_gain,
     run_chapter,
+    spearman,
+    test_data,
     threshold_fraction,
+    validation_data,
 )
 from nbsrc.chapters import DATASET_PARAMETERS, dataset_setup, parse_overrides
 from nbsrc.data import Split, Splits, fingerprint
@@ -794,3 +797,22 @@ def test_damage_correlations_are_spearman_per_layer_and_over_the_network():
                 else:
                     assert got == pytest.approx(spearman(g["value"], g["drop"]))
     assert len(table) == 2 * 2 * 3
+
+
+def test_validation_and_test_data_take_the_first_samples_up_to_the_limits(splits):
+    settings = AnalysisSettings(val_limit=50, test_limit=20)
+    x_val, y_val = validation_data(splits, settings)
+    x_test, y_test = test_data(splits, settings)
+    assert torch.equal(x_val, splits.val.x[:50]) and torch.equal(y_val, splits.val.y[:50])
+    assert torch.equal(x_test, splits.test.x[:20]) and torch.equal(y_test, splits.test.y[:20])
+    x_all, y_all = validation_data(splits, AnalysisSettings(val_limit=10_000))
+    assert torch.equal(x_all, splits.val.x) and torch.equal(y_all, splits.val.y)
+
+
+def test_spearman_matches_scipy_and_is_nan_for_a_constant_ranking():
+    import scipy.stats
+
+    a, b = np.array([3.0, 1.0, 2.0, 5.0, 4.0]), np.array([1.0, 0.5, 0.7, 0.9, 2.0])
+    assert spearman(a, b) == pytest.approx(scipy.stats.spearmanr(a, b).statistic)
+    assert spearman(a, -a) == pytest.approx(-1.0)
+    assert math.isnan(spearman(a, np.ones(5))) and math.isnan(spearman(np.zeros(5), b))

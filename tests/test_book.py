@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from nbsrc.chapters import BOOK, ESTIMATOR_CHAPTERS, PAPER_CHAPTERS, TEMPLATES, stale_chapters
+from nbsrc.chapters import BOOK, ESTIMATOR_CHAPTERS, PAPER_CHAPTERS, RAW_CHAPTERS, TEMPLATES, stale_chapters
 from nbsrc.claims import PAPER
 from nbsrc.data import DATASETS
 from nbsrc.vocabulary import VERDICTS
@@ -68,7 +68,7 @@ def html_tables(node) -> list[list[list[str]]]:
     ]
 
 
-RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS]  # the chapters executed from the dataset template
+RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS, *RAW_CHAPTERS]  # the chapters executed from the dataset template
 PAGES = ["intro", "method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, "summary"]
 PIPE_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 
@@ -174,7 +174,7 @@ def test_summary_joins_the_dataset_results_and_feeds_the_intro(smoke_book):
     titles = {"MNIST": "mnist", "Fashion-MNIST": "fashion_mnist", "CIFAR-10": "cifar10"}
     for name in ("summary", "intro"):
         tables = html_tables(article(page(smoke_book, name)))
-        # the verdict matrix (one verdict per cell), not the book-vs-paper-setting matrix ("a / b")
+        # the verdict matrix (one verdict per cell), not the matrix of the recipes ("a / b / c")
         matrices = [t for t in tables if t and "MNIST" in t[0] and not any(" / " in c for r in t for c in r)]
         assert len(matrices) == 1, name
         header, *rows = matrices[0]
@@ -182,6 +182,28 @@ def test_summary_joins_the_dataset_results_and_feeds_the_intro(smoke_book):
         assert got == expected, name
     intro = article(page(smoke_book, "intro")).get_text(" ")
     assert "C5" in intro and "C7" in intro  # the claims not tested yet are listed
+
+
+def test_summary_shows_each_verdict_under_the_three_recipes(smoke_book):
+    results = smoke_book / "book" / "results"
+
+    def verdicts(prefix: str) -> dict[tuple[str, str], str]:
+        table = pd.concat(
+            pd.read_csv(results / f"{prefix}{d}-claims.csv", keep_default_na=False) for d in DATASETS
+        )
+        return {(r.claim, r.dataset.removeprefix(prefix)): r.verdict for r in table.itertuples()}
+
+    book, raw, paper = verdicts(""), verdicts("raw_constant_"), verdicts("paper_")
+    titles = {"MNIST": "mnist", "Fashion-MNIST": "fashion_mnist", "CIFAR-10": "cifar10"}
+    tables = html_tables(article(page(smoke_book, "summary")))
+    matrices = [t for t in tables if t and "MNIST" in t[0] and any(" / " in c for r in t for c in r)]
+    assert len(matrices) == 1
+    header, *rows = matrices[0]
+    got = {(row[0], titles[col]): row[i] for row in rows for i, col in enumerate(header) if col in titles}
+    common = book.keys() & raw.keys() & paper.keys()
+    assert got == {key: f"{book[key]} / {raw[key]} / {paper[key]}" for key in common}
+    text = article(page(smoke_book, "summary")).get_text(" ")
+    assert f"Of the {len(common)} verdicts (claim × dataset) judged under all 3 recipes" in text
 
 
 @pytest.mark.parametrize(

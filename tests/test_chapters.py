@@ -21,6 +21,7 @@ from nbsrc.chapters import (
     DATASET_PARAMETERS,
     ESTIMATOR_CHAPTERS,
     PAPER_CHAPTERS,
+    RAW_CHAPTERS,
     TEMPLATES,
     Chapter,
     ChapterFailed,
@@ -114,7 +115,7 @@ def test_dataset_chapters_depend_on_their_data_and_the_summary_on_their_results(
     assert record_now(Chapter("method", "method"), tmp_path)["data"] == {}
     summary = book_chapters()[-1]
     assert summary.name == "summary"
-    assert summary.after == ("mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS)
+    assert summary.after == ("mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS)
     empty = record_now(summary, tmp_path)
     assert empty["data"] == {}
     (tmp_path / "results").mkdir()
@@ -368,13 +369,24 @@ def test_check_exits_1_on_a_stale_book_and_0_on_a_current_one(book_copy, monkeyp
 def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
     assert main(["book", "--check", "--book-dir", str(tmp_path / "book")]) == 1
     lines = capsys.readouterr().out.splitlines()
-    names = ("method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *ESTIMATOR_CHAPTERS, "summary")
-    assert lines == [f"{name}: stale (not executed yet)" for name in names] + ["0 chapters current, 11 stale"]
+    names = (
+        "method",
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        *PAPER_CHAPTERS,
+        *RAW_CHAPTERS,
+        *ESTIMATOR_CHAPTERS,
+    )
+    assert lines == [f"{name}: stale (not executed yet)" for name in (*names, "summary")] + [
+        "0 chapters current, 14 stale"
+    ]
 
 
 def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
     assert list(states) == [
-        "method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *ESTIMATOR_CHAPTERS, "summary"
+        "method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS, *ESTIMATOR_CHAPTERS,
+        "summary",
     ]  # fmt: skip
     assert states["summary"].fields == ["missing"]

@@ -187,22 +187,34 @@ def test_bias_balancing_paragraph_reports_the_computed_gains():
     )
 
 
-def test_setting_contrast_lists_the_verdicts_that_change():
+def test_recipe_contrast_counts_the_verdicts_each_recipe_changes():
     book = pd.DataFrame(
         {
-            "claim": ["C1", "C2", "C1"],
-            "verdict": ["agrees", "partly", "agrees"],
-            "dataset": ["mnist", "mnist", "cifar10"],
+            "claim": ["C1", "C2", "C1", "C2"],
+            "paper": ["p1", "p2", "p1", "p2"],
+            "verdict": ["agrees", "partly", "agrees", "agrees"],
+            "dataset": ["mnist", "mnist", "cifar10", "cifar10"],
         }
     )
-    same = narrative.setting_contrast(book, book.assign(dataset="paper_" + book.dataset))
-    assert same.startswith("Of the 3 verdicts (claim × dataset) computed in both settings, 3 are the same")
-    assert "differ" not in same
-    paper = book.assign(dataset="paper_" + book.dataset, verdict=["agrees", "agrees", "disagrees"])
-    text = narrative.setting_contrast(book, paper)
-    assert "3 verdicts" in text and ", 1 is the same" in text
-    assert "- **C2** on MNIST: *partly* in the book's setting, *agrees* in the paper's" in text
-    assert "- **C1** on CIFAR-10: *agrees* in the book's setting, *disagrees* in the paper's" in text
+    raw = book.assign(dataset="raw_constant_" + book.dataset)
+    same = narrative.recipe_contrast({"book": book, "raw_constant": raw, "paper_v1": raw})
+    assert same.startswith("Of the 4 verdicts (claim × dataset) judged under all 3 recipes, 4 are the same")
+    assert (
+        "0 under *raw inputs, constant learning rate* and 0 under *the paper's first version* change" in same
+    )
+    assert "every recipe: C1, C2." in same and "change:" not in same
+    paper = book.assign(dataset="paper_" + book.dataset, verdict=["agrees", "agrees", "disagrees", "agrees"])
+    text = narrative.recipe_contrast({"book": book, "raw_constant": raw, "paper_v1": paper})
+    assert "4 recipes" not in text and ", 2 are the same under every recipe" in text
+    assert (
+        "0 under *raw inputs, constant learning rate* and 2 under *the paper's first version* change" in text
+    )
+    assert "No claim keeps its verdict" in text
+    assert (
+        "- **C2** on MNIST: *partly* (this book's default), *partly* (raw inputs, constant learning rate), "
+        "*agrees* (the paper's first version)" in text
+    )
+    assert "- **C1** on CIFAR-10: *agrees* (this book's default)" in text
 
 
 def test_damage_paragraph_reports_the_largest_drop_and_the_best_quantity_per_scope():

@@ -6,7 +6,15 @@ from dataclasses import asdict
 
 import pytest
 
-from nbsrc.chapters import PAPER_CHAPTERS, book_chapters, dataset_setup, paper_chapter
+from nbsrc.chapters import (
+    PAPER_CHAPTERS,
+    RAW_CHAPTERS,
+    book_chapters,
+    dataset_chapter,
+    dataset_setup,
+    paper_chapter,
+    recipe_chapter,
+)
 from nbsrc.data import DATASETS
 from nbsrc.recipes import PAPER_EPOCHS, PAPER_L2, RECIPES, recipe, recipe_config
 from nbsrc.train import DEFAULT_CONFIGS
@@ -79,3 +87,21 @@ def test_the_book_has_one_paper_chapter_per_dataset():
         assert chapter.datasets == (dataset,) and chapter.template == "dataset"
     names = list(chapters)
     assert names.index("summary") == len(names) - 1 and names[0] == "method"
+
+
+def test_the_raw_inputs_chapters_differ_from_the_dataset_chapters_only_in_the_recipe():
+    chapters = {c.name: c for c in book_chapters()}
+    assert set(RAW_CHAPTERS) <= set(chapters)
+    for dataset in DATASETS:
+        chapter = chapters[f"raw_constant_{dataset}"]
+        assert chapter == recipe_chapter("raw_constant", dataset)
+        plain = dataset_chapter(dataset).parameters
+        changed = {k for k, v in chapter.parameters.items() if plain[k] != v}
+        assert changed == {"recipe", "results_name"}
+        assert chapter.parameters["results_name"] == chapter.name
+        config = dataset_setup(**chapter.parameters)[0][0]
+        assert (config.standardize, config.lr_schedule, config.activation) == (False, "constant", "relu")
+    with pytest.raises(
+        ValueError, match=r"invalid recipe='book'; allowed values: 'paper_v1', 'raw_constant'"
+    ):
+        recipe_chapter("book", "mnist")

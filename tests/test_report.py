@@ -133,24 +133,48 @@ def test_bias_balancing_table_shows_mean_and_std_per_order():
     assert all(row[4] == "" for row in rows[1:])
 
 
-def test_setting_matrix_puts_both_verdicts_side_by_side():
-    book = pd.DataFrame(
+def _claims(verdicts: list[str], prefix: str = "") -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "claim": ["C1", "C2", "C1", "C2"],
             "paper": ["p1", "p2", "p1", "p2"],
-            "verdict": ["agrees", "partly", "agrees", "n/a"],
-            "dataset": ["mnist", "mnist", "cifar10", "cifar10"],
+            "verdict": verdicts,
+            "dataset": [f"{prefix}mnist", f"{prefix}mnist", f"{prefix}cifar10", f"{prefix}cifar10"],
         }
     )
-    paper = book.assign(verdict=["agrees", "disagrees", "partly", "agrees"], dataset="paper_" + book.dataset)
-    matrix = report.setting_matrix(book, paper)
+
+
+def test_base_dataset_takes_the_longest_dataset_a_result_name_ends_with():
+    assert report.base_dataset("mnist") == "mnist"
+    assert report.base_dataset("paper_mnist") == "mnist"
+    assert report.base_dataset("raw_constant_fashion_mnist") == "fashion_mnist"
+    with pytest.raises(ValueError, match="result name"):
+        report.base_dataset("paper_svhn")
+
+
+def test_recipe_matrix_puts_every_recipes_verdict_side_by_side():
+    tables = {
+        "book": _claims(["agrees", "partly", "agrees", "n/a"]),
+        "raw_constant": _claims(["agrees", "agrees", "disagrees", "n/a"], "raw_constant_"),
+        "paper_v1": _claims(["agrees", "disagrees", "partly", "agrees"], "paper_"),
+    }
+    matrix = report.recipe_matrix(tables)
     assert list(matrix.index) == ["C1", "C2"]
     assert list(matrix.columns) == ["the paper's claim", "MNIST", "CIFAR-10"]
-    assert (
-        matrix.loc["C2", "MNIST"] == "partly / disagrees"
-        and matrix.loc["C1", "CIFAR-10"] == "agrees / partly"
-    )
+    assert matrix.loc["C2", "MNIST"] == "partly / agrees / disagrees"
+    assert matrix.loc["C1", "CIFAR-10"] == "agrees / disagrees / partly"
     assert matrix.loc["C2", "the paper's claim"] == "p2"
+
+
+def test_recipe_verdicts_keep_only_what_every_recipe_judged():
+    paper = _claims(["agrees", "disagrees", "partly", "agrees"], "paper_").iloc[:3]  # no C2 on CIFAR-10
+    verdicts = report.recipe_verdicts({"book": _claims(["agrees"] * 4), "paper_v1": paper})
+    assert list(zip(verdicts.claim, verdicts.dataset, strict=True)) == [
+        ("C1", "mnist"),
+        ("C1", "cifar10"),
+        ("C2", "mnist"),
+    ]
+    assert list(verdicts.paper_v1) == ["agrees", "partly", "disagrees"]
 
 
 def test_damage_table_gives_mean_and_std_per_scope():
