@@ -55,6 +55,7 @@ def book(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 TEMPLATE_KINDS = {
     "dataset": (chapters.dataset_setup, chapters.dataset_chapter),
     "estimators": (chapters.estimator_setup, chapters.estimator_chapter),
+    "infoplane": (chapters.infoplane_setup, chapters.infoplane_chapter),
 }
 
 
@@ -92,14 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Parameters (JSON values): "
         + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.DATASET_PARAMETERS if k != "dataset")
         + "; the estimators template also takes "
-        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ESTIMATOR_EXTRA),
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ESTIMATOR_EXTRA)
+        + "; the infoplane template takes "
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.INFOPLANE_PARAMETERS if k != "dataset"),
     )
     chapter.add_argument("dataset", choices=DATASETS)
     chapter.add_argument(
         "--template",
         choices=tuple(TEMPLATE_KINDS),
         default="dataset",
-        help="the chapter template: the dataset chapter (default) or the estimators chapter",
+        help="the chapter template: dataset (default), estimators or infoplane (the information plane)",
     )
     chapter.add_argument(
         "--output", type=Path, help="where to write the executed notebook (default: ./<dataset>-rerun.ipynb)"

@@ -41,9 +41,10 @@ from nbsrc.analysis import AnalysisSettings
 from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, fingerprint
 from nbsrc.estimators import N_BOOT, SIZES, check_sizes
+from nbsrc.infoplane import FIRST_EPOCH_POINTS
 from nbsrc.recipes import recipe_config
 from nbsrc.storage import file_sha256
-from nbsrc.train import TrainConfig
+from nbsrc.train import TrainConfig, first_epoch_steps
 from nbsrc.vocabulary import TITLES
 
 # The package, wherever it is installed; its templates ship with it (package data).
@@ -254,10 +255,60 @@ def estimator_chapter(dataset: str, **parameters: Any) -> Chapter:
 ESTIMATOR_CHAPTERS = tuple(f"estimators_{dataset}" for dataset in DATASETS)
 
 
+#: The information-plane chapter's parameters: the recipes whose networks it records (ReLU and sigmoid:
+#: the networks of the dataset chapters and of the paper-setting chapters), seeds and the measurement.
+INFOPLANE_PARAMETERS: dict[str, Any] = {
+    "dataset": "mnist",
+    "recipes": ["book", "paper_v1"],
+    "seeds": [0, 1, 2],
+    "epochs": None,
+    "quantizer": "binary",
+    "n_bins": 2,
+    "bias_correction": None,
+    "first_epoch_points": FIRST_EPOCH_POINTS,
+    "val_size": 10000,
+    "train_limit": None,
+    "val_limit": None,
+}
+
+
+def infoplane_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings, int]:
+    """Validate an information-plane chapter's parameters; return one list of training configs (one per
+    seed) per recipe, the measurement settings and the number of checkpoints within the first epoch."""
+    for name in parameters:
+        check_choice("parameter", name, INFOPLANE_PARAMETERS)
+    p = {**INFOPLANE_PARAMETERS, **parameters}
+    recipes, points = p.pop("recipes"), p.pop("first_epoch_points")
+    if not isinstance(recipes, list | tuple) or not recipes:
+        check_choice("recipes", recipes, ["a non-empty list of recipes, e.g. ['book', 'paper_v1']"])
+    first_epoch_steps(1, points)  # checks the number of points
+    configs, settings = {}, None
+    for name in recipes:
+        configs[name], settings = dataset_setup(**p, recipe=name)
+    return configs, settings, points
+
+
+def infoplane_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """The single-neuron information plane during training (C10) of one dataset's networks."""
+    full = {**INFOPLANE_PARAMETERS, **parameters, "dataset": dataset}
+    title = f"{TITLES[dataset]}: single neurons in the information plane"
+    return Chapter(f"infoplane_{dataset}", "infoplane", full, title=title, datasets=(dataset,))
+
+
+#: The information-plane chapters, one per dataset.
+INFOPLANE_CHAPTERS = tuple(f"infoplane_{dataset}" for dataset in DATASETS)
+
+
+def _smoke(parameters: dict[str, Any], accepted: dict[str, Any]) -> dict[str, Any]:
+    """The smoke parameters a kind of chapter accepts."""
+    return {k: v for k, v in parameters.items() if k in accepted}
+
+
 def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> list[Chapter]:
-    """The book's chapters in execution order: the method, one per dataset, one per dataset under each
-    other recipe (the paper's setting, raw inputs with a constant learning rate), one per dataset on the
-    estimators, the summary."""
+    """The book's chapters in execution order: the method, one per dataset on the information plane (it
+    trains the networks of the dataset and paper-setting chapters while recording them), one per dataset,
+    one per dataset under each other recipe (the paper's setting, raw inputs with a constant learning
+    rate), one per dataset on the estimators, the summary."""
     extra = SMOKE_PARAMETERS if smoke else {}
     others = [recipe_chapter(r, d, **extra) for r in RECIPE_CHAPTERS for d in datasets]
     for chapter in [*(dataset_chapter(d, **extra) for d in datasets), *others]:
@@ -276,8 +327,11 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
         reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws)),
         after=(*datasets, *papers, *raws),
     )
+    # executed before the chapters whose networks they record, so that a cold build trains each network once
+    infoplanes = [infoplane_chapter(d, **_smoke(extra, INFOPLANE_PARAMETERS)) for d in datasets]
     return [
         Chapter("method", "method"),
+        *infoplanes,
         *(dataset_chapter(d, **extra) for d in datasets),
         *others,
         *(estimator_chapter(d, **extra) for d in datasets),

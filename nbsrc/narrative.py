@@ -14,6 +14,7 @@ import pandas as pd
 
 from nbsrc.analysis import ChapterResults
 from nbsrc.claims import indicator_table, separation
+from nbsrc.infoplane import MIN_FALL
 from nbsrc.recipes import recipe
 from nbsrc.report import num, pm, recipe_verdicts
 from nbsrc.train import TrainConfig
@@ -33,7 +34,6 @@ NOT_TESTED = {
     "C5": "the relation depends on the activation function, and so does the benefit of bias balancing",
     "C7": "pruning with bias balancing partly removes the need to retrain",
     "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
-    "C10": "single neurons in the information plane during training (an extension)",
 }
 
 
@@ -644,3 +644,28 @@ def sample_size_paragraph(summary: pd.DataFrame, stable: pd.DataFrame) -> str:
         f"{num(float(bias['Miller-Madow']), 4, signed=True)} bits), and its 5–95 % bootstrap intervals are "
         f"{num(float(width['plug-in']), 4)} bits wide (median over neurons, mean over layers and seeds)."
     )
+
+
+def information_plane_paragraph(summary: pd.DataFrame) -> str:
+    """What the single-neuron information plane shows per network kind (``infoplane.phase_summary``): where
+    the layers start and end, when I(T; Y) peaks, and in how many layers H and I fall after their peak (by
+    more than ``MIN_FALL`` bits and twice their spread over seeds), H from the start or after a rise."""
+    paragraphs = []
+    for network, g in summary.groupby("network", sort=False):
+        n = len(g)
+        h_falls = g["H falls"]
+        after_rise = int((h_falls & (g["H peak epoch mean"] > 0)).sum())
+        layers = "; ".join(
+            f"layer {int(r.layer)}: H {num(r['H start mean'], 2)} → {num(r['H end mean'], 2)} bits, "
+            f"I(T; Y) {num(r['I start mean'], 2)} → {num(r['I end mean'], 2)} bits (peak "
+            f"{num(r['I peak mean'], 2)} at epoch {num(r['I peak epoch mean'], 1)})"
+            for _, r in g.iterrows()
+        )
+        best, i_falls = num(g["best epoch mean"].iloc[0], 1), int(g["I falls"].sum())
+        paragraphs.append(
+            f"**{network}** (best validation accuracy at epoch {best}, mean over seeds): {layers}. H falls "
+            f"after its peak in {int(h_falls.sum())} of {n} layers ({after_rise} of them after first rising, "
+            f"the rest from the start of training), I(T; Y) in {i_falls} of {n} (a fall counts when it "
+            f"exceeds {MIN_FALL:g} bits and twice its standard deviation over seeds)."
+        )
+    return "\n\n".join(paragraphs)

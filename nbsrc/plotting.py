@@ -81,6 +81,8 @@ __all__ = [
     "plot_quantization_agreement",
     "plot_quantization_auc",
     "plot_sample_size",
+    "plot_information_plane",
+    "plot_information_time",
 ]
 
 #: Width of every figure [in]: the content column (~780 px) shows it at ~104 px per inch.
@@ -825,4 +827,108 @@ def plot_sample_size(summary: pd.DataFrame, value: str = "rho") -> Figure:
                zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
     handles += [Line2D([], [], color="black", ls=s, label=e) for e, s in ESTIMATOR_STYLE.items()]
     _legend(fig, handles, None, _legend_cols(fig, len(handles), len(handles)))
+    return fig
+
+
+X_ENTROPY = "H(T) = I(T; X) [bits]"
+Y_INFORMATION = "I(T; Y) [bits]"
+X_TRAINING = "training time [epochs]"
+#: The information plane's markers: the first checkpoint, the epoch of best validation accuracy, the last.
+PLANE_MARKERS = {"start (epoch 0)": "o", "best validation accuracy": "*", "end of training": "s"}
+
+
+def _network_panels(paths: pd.DataFrame, nrows: int, row_height: float, extra: float):
+    networks = list(dict.fromkeys(paths["network"]))
+    fig, gs = _figure(nrows, len(networks), row_height, extra)
+    return fig, gs, networks
+
+
+def plot_information_plane(paths: pd.DataFrame, best: pd.DataFrame) -> Figure:
+    """Each hidden layer's path through the information plane during training, one panel per network
+    kind: the layer's mean H(T) (x) and I(T; Y) (y) over its neurons at every checkpoint, averaged over
+    seeds; marked at the start, at the epoch of best validation accuracy (median over seeds) and at the
+    end, where bars show the neurons' spread (standard deviation over the layer, mean over seeds).
+    ``paths``: :func:`nbsrc.infoplane.layer_paths` with a ``network`` column; ``best``:
+    :func:`nbsrc.infoplane.best_epochs` with a ``network`` column."""
+    _require(paths, "paths", ["network", "seed", "layer", "epoch", "entropy_mean", "mutual_information_mean"])
+    _require(best, "best", ["network", "seed", "epoch"])
+    fig, gs, networks = _network_panels(paths, 1, 3.3, 0.5)
+    axes = _panels(fig, [gs[0, i] for i in range(len(networks))], sharex=True, sharey=True)
+    columns = ["entropy_mean", "entropy_std", "mutual_information_mean", "mutual_information_std"]
+    top = float(paths["entropy_mean"].max() + paths["entropy_std"].max())
+    for ax, network in zip(axes, networks, strict=True):
+        mean = paths[paths.network == network].groupby(["layer", "epoch"])[columns].mean()
+        best_epoch = float(np.floor(best[best.network == network].epoch.median()))
+        layers = sorted(mean.index.get_level_values("layer").unique())
+        ax.plot([0, top], [0, top], color="black", lw=0.8, ls=":", zorder=0)
+        for layer, color in zip(layers, layer_colors(len(layers)), strict=True):
+            m = mean.loc[layer]
+            ax.plot(m.entropy_mean, m.mutual_information_mean, color=color, lw=1.4, marker=".", ms=3,
+                    gid=f"{network}/layer {layer}")  # fmt: skip
+            end = m.iloc[-1]
+            bars = {"xerr": end.entropy_std, "yerr": end.mutual_information_std}
+            ax.errorbar(
+                end.entropy_mean, end.mutual_information_mean, **bars, fmt="none", ecolor=color, lw=0.9
+            )
+            moments = (m.index[0], best_epoch, m.index[-1])
+            for epoch, marker in zip(moments, PLANE_MARKERS.values(), strict=True):
+                row = m.loc[epoch]
+                ax.plot(row.entropy_mean, row.mutual_information_mean, marker=marker, color=color,
+                        mec="black", mew=0.6, ms=9 if marker == "*" else 5, ls="")  # fmt: skip
+        ax.set(title=network, xlabel=X_ENTROPY, ylabel=Y_INFORMATION, xlim=(0, top), ylim=(0, top))
+    layers = sorted(paths["layer"].unique())
+    handles = [Line2D([], [], color=c, lw=1.4, label=layer_scope(layer)) for layer, c in
+               zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
+    handles += [Line2D([], [], ls="", marker=m, color="white", mec="black", label=label)
+                for label, m in PLANE_MARKERS.items()]  # fmt: skip
+    handles.append(Line2D([], [], color="black", lw=0.8, ls=":", label="I(T; Y) = H(T), the bound"))
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), 4))
+    return fig
+
+
+def plot_information_time(paths: pd.DataFrame, checkpoints: pd.DataFrame, best: pd.DataFrame) -> Figure:
+    """H(T), I(T; Y) and the validation accuracy against training time (symmetric log scale: linear
+    within the first epoch), one column per network kind: per layer the mean over its neurons (mean over
+    seeds) with a band of ± the neurons' standard deviation; the dotted line marks the epoch of best
+    validation accuracy (median over seeds). ``checkpoints``: :func:`nbsrc.infoplane.Trajectories`'
+    checkpoints with a ``network`` column."""
+    _require(checkpoints, "checkpoints", ["network", "seed", "epoch", "val_accuracy"])
+    fig, gs, networks = _network_panels(paths, 3, 2.0, 0.5)
+    rows = (("entropy", "H(T) [bits]"), ("mutual_information", Y_INFORMATION), ("val_accuracy", None))
+    axes = [_panels(fig, [gs[r, c] for r in range(3)], sharex=True) for c in range(len(networks))]
+    for column, network in zip(axes, networks, strict=True):
+        p = paths[paths.network == network]
+        best_epoch = float(np.floor(best[best.network == network].epoch.median()))
+        layers = sorted(p["layer"].unique())
+        for ax, (quantity, label) in zip(column, rows, strict=True):
+            if quantity == "val_accuracy":
+                acc = checkpoints[checkpoints.network == network]
+                for seed, g in acc.groupby("seed"):
+                    ax.plot(g.epoch, g.val_accuracy * 100, color="black", lw=1.0, alpha=0.7,
+                            gid=f"{network}/val_accuracy/seed {seed}")  # fmt: skip
+                ax.set(ylabel="validation\naccuracy [%]", xlabel=X_TRAINING)
+            else:
+                mean = p.groupby(["layer", "epoch"])[[f"{quantity}_mean", f"{quantity}_std"]].mean()
+                for layer, color in zip(layers, layer_colors(len(layers)), strict=True):
+                    m = mean.loc[layer]
+                    centre, spread = m[f"{quantity}_mean"], m[f"{quantity}_std"]
+                    ax.plot(m.index, centre, color=color, lw=1.4, gid=f"{network}/{quantity}/layer {layer}")
+                    low = (centre - spread).clip(lower=0)  # both quantities are >= 0 bits
+                    ax.fill_between(m.index, low, centre + spread, color=color, alpha=0.15, lw=0)
+                ax.set(ylabel=label)
+            ax.axvline(best_epoch, color="black", lw=0.8, ls=":")
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.xaxis.set_major_locator(mpl.ticker.FixedLocator([0, 0.5, 1, 2, 5, 10, 20]))
+            ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.minorticks_off()
+        column[0].set_title(network)
+    layers = sorted(paths["layer"].unique())
+    handles = [Line2D([], [], color=c, lw=1.4, label=layer_scope(layer)) for layer, c in
+               zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
+    handles += [
+        Patch(color="grey", alpha=0.3, lw=0, label="± std over the layer's neurons (from 0)"),
+        Line2D([], [], color="black", lw=1.0, alpha=0.7, label="validation accuracy, one line per seed"),
+        Line2D([], [], color="black", lw=0.8, ls=":", label="best validation accuracy"),
+    ]
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), 3))
     return fig

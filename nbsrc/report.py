@@ -376,3 +376,27 @@ def stable_size_table(stable: pd.DataFrame, largest: int) -> str:
     rows = [f"{SHORT[q]}, {e}" for q in QUANTITIES for e in ("plug-in", "Miller-Madow")]
     table = table.loc[[r for r in rows if r in table.index], ordered_scopes(table.columns)]
     return table.rename_axis(index="quantity, estimator", columns=None).to_markdown(disable_numparse=True)
+
+
+def phase_table(summary: pd.DataFrame) -> str:
+    """The information plane per network kind and layer (:func:`nbsrc.infoplane.phase_summary`): mean H
+    and I (bits) at the start, the peak and the end of training (means over seeds), the epoch of the peak,
+    and the fall from peak to end (mean ± std over seeds), as Markdown."""
+
+    def path(r: pd.Series, q: str) -> str:
+        return " → ".join(num(r[f"{q} {moment} mean"], 2) for moment in ("start", "peak", "end"))
+
+    rows = [
+        {
+            "network": r["network"],
+            "layer": int(r["layer"]),
+            "H: start → peak → end [bits]": path(r, "H"),
+            "H peak at epoch": num(r["H peak epoch mean"], 1),
+            "H fall [bits]": pm(r["H fall mean"], r["H fall std"], 2),
+            "I(T; Y): start → peak → end [bits]": path(r, "I"),
+            "I peak at epoch": num(r["I peak epoch mean"], 1),
+            "I fall [bits]": pm(r["I fall mean"], r["I fall std"], 2),
+        }
+        for _, r in summary.iterrows()
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)

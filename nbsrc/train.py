@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -144,13 +145,33 @@ def accuracy(model: nn.Module, split: Split, batch_size: int = 8192) -> float:
     return correct / len(split.y)
 
 
+#: Called during training with the network (in eval mode, gradients off) and the training time in epochs.
+Checkpoint = Callable[[MLP, float], None]
+
+
+def first_epoch_steps(steps_per_epoch: int, points: int) -> dict[int, float]:
+    """``points`` optimiser steps spread evenly over the first epoch (before its end), each with its time
+    in epochs: step s (1-based) ends at s / steps_per_epoch epochs."""
+    check_int("first_epoch_points", points, 0)
+    steps = {round(steps_per_epoch * i / (points + 1)) for i in range(1, points + 1)}
+    return {s: s / steps_per_epoch for s in sorted(steps) if 0 < s < steps_per_epoch}
+
+
 def train(
-    config: TrainConfig, splits: Splits, device: str | torch.device | None = None, progress: bool = True
+    config: TrainConfig,
+    splits: Splits,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    checkpoint: Checkpoint | None = None,
+    first_epoch_points: int = 0,
 ) -> TrainedNetwork:
     """Train with Adam and cross-entropy; deterministic for a seed on CPU.
 
     Mini-batches are index permutations of the in-memory training tensors drawn from a generator
     seeded with ``config.seed``. History: per epoch, the mean training loss and validation accuracy.
+    ``checkpoint`` (optional) is called before the first step (time 0), after ``first_epoch_points``
+    steps spread over the first epoch and at every epoch's end; it sees the network in eval mode and
+    does not change the training (the same weights with or without it).
     """
     device = resolve_device(device)
     x, y = splits.train.x, splits.train.y
@@ -167,6 +188,16 @@ def train(
         else None
     )
     generator = torch.Generator().manual_seed(config.seed)
+    within_first = first_epoch_steps(steps_per_epoch, first_epoch_points) if checkpoint else {}
+
+    def observe(time: float) -> None:
+        if checkpoint is not None:
+            model.eval()
+            with torch.no_grad():
+                checkpoint(model, time)
+            model.train()
+
+    observe(0.0)
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_accuracy": []}
     bar = tqdm(
         range(1, config.epochs + 1),
@@ -178,7 +209,7 @@ def train(
         model.train()
         permutation = torch.randperm(len(y), generator=generator).to(device)
         total = 0.0
-        for batch in permutation.split(config.batch_size):
+        for step, batch in enumerate(permutation.split(config.batch_size), start=1):
             optimiser.zero_grad(set_to_none=True)
             loss = loss_fn(model(x[batch]), y[batch])
             loss.backward()
@@ -186,9 +217,12 @@ def train(
             if scheduler is not None:
                 scheduler.step()
             total += float(loss.detach()) * len(batch)
+            if epoch == 1 and step in within_first:
+                observe(within_first[step])
         history["epoch"].append(epoch)
         history["train_loss"].append(total / len(y))
         history["val_accuracy"].append(accuracy(model, splits.val))
+        observe(float(epoch))
         bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", val_acc=f"{history['val_accuracy'][-1]:.4f}")
     model.eval()
     return TrainedNetwork(model.cpu(), config, history, config.key(splits.fingerprint, device))
@@ -201,6 +235,28 @@ def config_splits(config: TrainConfig) -> Splits:
     )
 
 
+def _cache_entry(
+    config: TrainConfig, splits: Splits | None, cache: str | Path | None, device: torch.device
+) -> tuple[Splits, str, Path]:
+    """The splits (loaded when None, else checked against the configuration), cache key and file."""
+    if splits is None:
+        splits = config_splits(config)
+    expected = fingerprint(config.dataset, config.val_size, config.split_seed, config.standardize)
+    if splits.fingerprint != expected:
+        fail("splits", splits.fingerprint, f"do not match the configuration's data ({expected})")
+    key = config.key(splits.fingerprint, device)
+    return splits, key, cache_dir(cache) / f"{config.dataset}-{key}.pt"
+
+
+def _store(trained: TrainedNetwork, path: Path) -> None:
+    payload = {
+        "state_dict": trained.model.state_dict(),
+        "history": trained.history,
+        "config": json.dumps(asdict(trained.config)),
+    }
+    write_atomic(path, lambda f: torch.save(payload, f))
+
+
 def train_or_load(
     config: TrainConfig,
     splits: Splits | None = None,
@@ -209,13 +265,7 @@ def train_or_load(
     progress: bool = True,
 ) -> TrainedNetwork:
     """The trained network for ``config``: from the cache when present, else trained and cached."""
-    if splits is None:
-        splits = config_splits(config)
-    expected = fingerprint(config.dataset, config.val_size, config.split_seed, config.standardize)
-    if splits.fingerprint != expected:
-        fail("splits", splits.fingerprint, f"do not match the configuration's data ({expected})")
-    key = config.key(splits.fingerprint, resolve_device(device))
-    path = cache_dir(cache) / f"{config.dataset}-{key}.pt"
+    splits, key, path = _cache_entry(config, splits, cache, resolve_device(device))
 
     def read(file: Path) -> TrainedNetwork:
         payload = torch.load(file, map_location="cpu", weights_only=True)
@@ -228,11 +278,24 @@ def train_or_load(
     if cached is not None:
         return cached
     trained = train(config, splits, device, progress)
-    payload = {
-        "state_dict": trained.model.state_dict(),
-        "history": trained.history,
-        "config": json.dumps(asdict(config)),
-    }
-    write_atomic(path, lambda f: torch.save(payload, f))
-    trained.key = key
+    _store(trained, path)
+    return trained
+
+
+def train_observed(
+    config: TrainConfig,
+    checkpoint: Checkpoint,
+    first_epoch_points: int,
+    splits: Splits | None = None,
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> TrainedNetwork:
+    """Train ``config`` afresh with a ``checkpoint`` (see :func:`train`); store the network in the model
+    cache when it is not there yet, where :func:`train_or_load` finds it (a checkpoint does not change
+    the weights, so a chapter that records its networks first spares the others their training)."""
+    splits, _, path = _cache_entry(config, splits, cache, resolve_device(device))
+    trained = train(config, splits, device, progress, checkpoint, first_epoch_points)
+    if not path.exists():
+        _store(trained, path)
     return trained

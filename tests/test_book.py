@@ -14,7 +14,15 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from nbsrc.chapters import BOOK, ESTIMATOR_CHAPTERS, PAPER_CHAPTERS, RAW_CHAPTERS, TEMPLATES, stale_chapters
+from nbsrc.chapters import (
+    BOOK,
+    ESTIMATOR_CHAPTERS,
+    INFOPLANE_CHAPTERS,
+    PAPER_CHAPTERS,
+    RAW_CHAPTERS,
+    TEMPLATES,
+    stale_chapters,
+)
 from nbsrc.claims import PAPER
 from nbsrc.data import DATASETS
 from nbsrc.vocabulary import VERDICTS
@@ -39,7 +47,7 @@ def test_templates_carry_no_outputs_and_have_a_parameters_cell():
 
 
 def test_every_chapter_executes_without_errors(smoke_book):
-    chapters = ["method", *RESULT_PAGES, "summary"]
+    chapters = ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, "summary"]
     for name in chapters:
         notebook = nbformat.read(smoke_book / "book" / f"{name}.ipynb", as_version=4)
         assert errors(notebook) == [], name
@@ -69,7 +77,7 @@ def html_tables(node) -> list[list[list[str]]]:
 
 
 RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS, *RAW_CHAPTERS]  # the chapters executed from the dataset template
-PAGES = ["intro", "method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, "summary"]
+PAGES = ["intro", "method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, "summary"]
 PIPE_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 
 
@@ -87,7 +95,9 @@ def test_no_page_shows_raw_pipe_tables_or_parameter_cells(smoke_book, name):
         assert len(html_tables(article(soup))) >= (8 if name in PAPER_CHAPTERS else 7)
 
 
-@pytest.mark.parametrize("name", ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, "summary"])
+@pytest.mark.parametrize(
+    "name", ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, "summary"]
+)  # noqa: E501
 def test_every_figure_is_numbered_with_a_caption(smoke_book, name):
     images = article(page(smoke_book, name)).find_all("img")
     assert images, name
@@ -111,7 +121,7 @@ def test_images_fit_the_content_column(smoke_book):
 
 @pytest.mark.parametrize("name", RESULT_PAGES)
 def test_dataset_chapter_claims_table_equals_its_results(smoke_book, name):
-    dataset = name.removeprefix("paper_")
+    dataset = name.removeprefix("paper_").removeprefix("raw_constant_")
     claims = pd.read_csv(smoke_book / "book" / "results" / f"{name}-claims.csv", keep_default_na=False)
     assert list(claims.claim) == list(PAPER)
     assert set(claims.verdict) <= set(VERDICTS)
@@ -130,6 +140,26 @@ def test_dataset_chapter_claims_table_equals_its_results(smoke_book, name):
         d for d in article(soup).find_all("details") if "Run details" in d.find("summary").get_text()
     ]
     assert len(run_details) == 1 and run_details[0].find("table") is not None
+
+
+@pytest.mark.parametrize("name", RAW_CHAPTERS)
+def test_raw_input_chapters_state_their_recipe(smoke_book, name):
+    text = article(page(smoke_book, name)).get_text(" ").replace("’", "'")  # Sphinx's smart quotes
+    assert "Recipe: raw inputs, constant learning rate" in text
+    assert "a constant learning rate" in text and "raw inputs in [0, 1]" in text
+    assert "This chapter ablates by zeroing only" in text
+
+
+@pytest.mark.parametrize("name", INFOPLANE_CHAPTERS)
+def test_infoplane_chapters_show_both_network_kinds_and_a_computed_paragraph(smoke_book, name):
+    content = article(page(smoke_book, name))
+    text = content.get_text(" ")
+    assert "not a claim of the paper" in text
+    for network in ("ReLU 512-256-128", "sigmoid 200-200"):
+        assert f"{network} (best validation accuracy at epoch" in text
+    tables = [t for t in html_tables(content) if t and t[0][:2] == ["network", "layer"]]
+    assert len(tables) == 1 and len(tables[0]) == 1 + 3 + 2  # three ReLU layers, two sigmoid layers
+    assert len(content.find_all("img")) == 2
 
 
 @pytest.mark.parametrize("name", PAPER_CHAPTERS)

@@ -20,6 +20,7 @@ from nbsrc.chapters import (
     COMPARED_FIELDS,
     DATASET_PARAMETERS,
     ESTIMATOR_CHAPTERS,
+    INFOPLANE_CHAPTERS,
     PAPER_CHAPTERS,
     RAW_CHAPTERS,
     TEMPLATES,
@@ -371,6 +372,7 @@ def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     names = (
         "method",
+        *INFOPLANE_CHAPTERS,
         "mnist",
         "fashion_mnist",
         "cifar10",
@@ -379,14 +381,14 @@ def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
         *ESTIMATOR_CHAPTERS,
     )
     assert lines == [f"{name}: stale (not executed yet)" for name in (*names, "summary")] + [
-        "0 chapters current, 14 stale"
+        "0 chapters current, 17 stale"
     ]
 
 
 def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
     assert list(states) == [
-        "method", "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS, *ESTIMATOR_CHAPTERS,
-        "summary",
+        "method", *INFOPLANE_CHAPTERS, "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS,
+        *ESTIMATOR_CHAPTERS, "summary",
     ]  # fmt: skip
     assert states["summary"].fields == ["missing"]

@@ -60,6 +60,7 @@ def test_installed_package_reruns_a_chapter_outside_the_repository(tmp_path):
     assert sorted(p.name for p in (site / "nbsrc" / "templates").glob("*.ipynb")) == [
         "dataset.ipynb",
         "estimators.ipynb",
+        "infoplane.ipynb",
         "method.ipynb",
         "summary.ipynb",
     ]
