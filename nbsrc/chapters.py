@@ -45,7 +45,7 @@ from nbsrc.infoplane import FIRST_EPOCH_POINTS
 from nbsrc.recipes import recipe_config
 from nbsrc.storage import file_sha256
 from nbsrc.train import TrainConfig, first_epoch_steps
-from nbsrc.vocabulary import TITLES
+from nbsrc.vocabulary import TITLES, counted
 
 # The package, wherever it is installed; its templates ship with it (package data).
 PACKAGE = Path(__file__).resolve().parent
@@ -735,11 +735,6 @@ def _execute_chapter(state: ChapterState, book_dir: Path, log_dir: Path, why: st
     print(
         ("" if not terminal else line) + f" done in {time.perf_counter() - start:.0f} s", file=out, flush=True
     )
-
-
-def counted(n: int, noun: str = "chapter") -> str:
-    """``"1 chapter"``, ``"5 chapters"``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def update_book(

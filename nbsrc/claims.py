@@ -36,7 +36,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from nbsrc.vocabulary import INDICATOR_QUANTITIES, NETWORK, QUANTITIES, SHORT, num, random_band, scope_layer
+from nbsrc.vocabulary import (
+    INDICATOR_QUANTITIES,
+    NETWORK,
+    QUANTITIES,
+    SHORT,
+    counted,
+    num,
+    random_band,
+    scope_layer,
+)
 
 #: A quantity's distributions differ strongly between two layers from this mean KS statistic on.
 STRONG_KS = 0.5
@@ -616,8 +625,8 @@ def claim_c8(labels: pd.DataFrame, checks: pd.DataFrame) -> dict:
         )
 
     measured = (
-        f"{len(checks)} suggestions from {len(labels)} layer × quantity curves ({n_red} redundancy, {n_syn} "
-        f"synergy, {int(counts.get('neither', 0))} curves neither); information test: "
+        f"{counted(len(checks), 'suggestion')} from {len(labels)} layer × quantity curves ({n_red} "
+        f"redundancy, {n_syn} synergy, {int(counts.get('neither', 0))} curves neither); information test: "
         f"{tally('information')}; damage test: {tally('damage')}; confirmed: {int(checks.confirmed.sum())}"
     )
     if checks.empty:
@@ -639,7 +648,8 @@ def claim_c8(labels: pd.DataFrame, checks: pd.DataFrame) -> dict:
     if failed.empty:
         reason = f"Every suggestion is confirmed: {cases}."
     else:
-        reason = f"{len(failed)} of {len(checks)} suggestions are not confirmed: {cases}."
+        verb = "is" if len(failed) == 1 else "are"
+        reason = f"{len(failed)} of {counted(len(checks), 'suggestion')} {verb} not confirmed: {cases}."
     return _result(measured, verdict, reason)
 
 

@@ -83,7 +83,7 @@ def layer_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def ordered_scopes(scopes: Iterable[str]) -> list[str]:
-    """"network" first (when present), then the layers by depth."""
+    """ "network" first (when present), then the layers by depth."""
     scopes = list(scopes)
     return ([NETWORK] if NETWORK in scopes else []) + layer_scopes(scopes)
 
@@ -110,3 +110,8 @@ def num(x: float, digits: int = 3, signed: bool = False) -> str:
     if float(text) == 0:
         text = f"{0.0:+.{digits}f}" if signed else f"{0.0:.{digits}f}"
     return text
+
+
+def counted(n: int, noun: str = "chapter") -> str:
+    """``"1 chapter"``, ``"5 chapters"``: a count with its noun in the right number."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -5,7 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from nbsrc.analysis import AnalysisSettings
+from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import QUANTITIES
+
+# A tiny chapter on real MNIST (a few thousand images, two epochs, two seeds) for the studies end to end.
+TINY_WIDTHS = (24, 12, 5)
+TINY_SEEDS = (0, 1)
+_TINY = {"epochs": 2, "lr": 3e-3, "lr_schedule": "constant", "batch_size": 32, "train_limit": 3000}
+TINY_CONFIGS = [
+    TrainConfig("mnist", TINY_WIDTHS, seed=seed, val_size=1000, standardize=True, **_TINY)
+    for seed in TINY_SEEDS
+]
+TINY_SETTINGS = AnalysisSettings(mode="mean", n_random=3, val_limit=300, test_limit=400)
 
 
 def raises_with(*fragments: str):

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy.stats  # noqa: E402
 import torch  # noqa: E402
+from helpers import TINY_CONFIGS, TINY_SEEDS, TINY_SETTINGS, TINY_WIDTHS  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import nbsrc.analysis as analysis_mod  # noqa: E402
@@ -45,7 +46,7 @@ from nbsrc.measures import information_measures  # noqa: E402
 from nbsrc.narrative import quantization_paragraph, sample_size_paragraph  # noqa: E402
 from nbsrc.quantize import quantize  # noqa: E402
 from nbsrc.report import stable_size_table  # noqa: E402
-from nbsrc.train import TrainConfig, config_splits, train_or_load  # noqa: E402
+from nbsrc.train import config_splits, train_or_load  # noqa: E402
 from nbsrc.vocabulary import DIRECTIONS  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -250,11 +251,7 @@ def test_ranking_agreement_is_spearman_with_the_binary_values_of_the_same_neuron
 
 # ------------------------------------------------------------------------------ the studies end to end
 
-WIDTHS = (24, 12, 5)
-SEEDS = (0, 1)
-TINY = {"epochs": 2, "lr": 3e-3, "lr_schedule": "constant", "batch_size": 32, "train_limit": 3000}
-CONFIGS = [TrainConfig("mnist", WIDTHS, seed=seed, val_size=1000, standardize=True, **TINY) for seed in SEEDS]
-SETTINGS = AnalysisSettings(mode="mean", n_random=3, val_limit=300, test_limit=400)
+WIDTHS, SEEDS, CONFIGS, SETTINGS = TINY_WIDTHS, TINY_SEEDS, TINY_CONFIGS, TINY_SETTINGS
 N_HIDDEN = sum(WIDTHS)
 N_VAL = SETTINGS.val_limit
 SCOPES = ["network", "layer 1", "layer 2", "layer 3"]

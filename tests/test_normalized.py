@@ -12,23 +12,20 @@ import pandas as pd
 import pytest
 import scipy.stats
 import torch
+from helpers import TINY_CONFIGS, TINY_SEEDS, TINY_SETTINGS, TINY_WIDTHS
 
 import nbsrc.analysis as analysis_mod
 from nbsrc.ablation import cumulative_curve, neuron_orders
-from nbsrc.analysis import AnalysisSettings, neuron_measures
+from nbsrc.analysis import neuron_measures
 from nbsrc.normalized import NORMALIZED_VERSION, layer_percentiles, normalized_curves
-from nbsrc.train import TrainConfig, config_splits, train_or_load
+from nbsrc.train import config_splits, train_or_load
 from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # A tiny chapter (as in test_analysis / test_train: a few small layers, a few thousand training examples,
 # limited validation and test samples, few random orders), trained into a temporary cache.
-WIDTHS = (24, 12, 5)
-SEEDS = (0, 1)
-TINY = {"epochs": 2, "lr": 3e-3, "lr_schedule": "constant", "batch_size": 32, "train_limit": 3000}
-CONFIGS = [TrainConfig("mnist", WIDTHS, seed=seed, val_size=1000, standardize=True, **TINY) for seed in SEEDS]
-SETTINGS = AnalysisSettings(mode="mean", n_random=3, val_limit=300, test_limit=400)
+WIDTHS, SEEDS, CONFIGS, SETTINGS = TINY_WIDTHS, TINY_SEEDS, TINY_CONFIGS, TINY_SETTINGS
 N_HIDDEN = sum(WIDTHS)
 
 

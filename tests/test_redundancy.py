@@ -449,7 +449,7 @@ def test_claim_c8_measured_counts():
         "damage test: 1 confirms, 0 contradicts, 2 inconclusive; confirmed: 2"
     )
     assert result["verdict"] == "partly"
-    assert "1 of 3 suggestions are not confirmed" in result["reason"]
+    assert "1 of 3 suggestions is not confirmed" in result["reason"]
 
 
 def test_claim_c8_without_a_label_is_not_applicable():
@@ -459,6 +459,12 @@ def test_claim_c8_without_a_label_is_not_applicable():
     assert result["verdict"] == "n/a"
     assert result["measured"].startswith("0 suggestions from 4 layer × quantity curves (0 redundancy, 0 ")
     assert "confirmed: 0" in result["measured"]
+
+
+def test_claim_c8_counts_a_single_suggestion_in_the_singular():
+    result = claim_c8(C8_LABELS, c8_checks([False]))
+    assert result["measured"].startswith("1 suggestion from 6 layer × quantity curves")
+    assert "1 of 1 suggestion is not confirmed" in result["reason"]
 
 
 def test_claim_c8_from_the_hand_built_tables():
