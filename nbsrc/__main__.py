@@ -56,6 +56,7 @@ TEMPLATE_KINDS = {
     "dataset": (chapters.dataset_setup, chapters.dataset_chapter),
     "estimators": (chapters.estimator_setup, chapters.estimator_chapter),
     "infoplane": (chapters.infoplane_setup, chapters.infoplane_chapter),
+    "pruning": (chapters.pruning_setup, chapters.pruning_chapter),
 }
 
 
@@ -95,14 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         + "; the estimators template also takes "
         + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ESTIMATOR_EXTRA)
         + "; the infoplane template takes "
-        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.INFOPLANE_PARAMETERS if k != "dataset"),
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.INFOPLANE_PARAMETERS if k != "dataset")
+        + "; the pruning template takes "
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.PRUNING_PARAMETERS if k != "dataset"),
     )
     chapter.add_argument("dataset", choices=DATASETS)
     chapter.add_argument(
         "--template",
         choices=tuple(TEMPLATE_KINDS),
         default="dataset",
-        help="the chapter template: dataset (default), estimators or infoplane (the information plane)",
+        help="the chapter template: dataset (default), estimators, infoplane or pruning",
     )
     chapter.add_argument(
         "--output", type=Path, help="where to write the executed notebook (default: ./<dataset>-rerun.ipynb)"

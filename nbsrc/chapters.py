@@ -42,6 +42,7 @@ from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, fingerprint
 from nbsrc.estimators import N_BOOT, SIZES, check_sizes
 from nbsrc.infoplane import FIRST_EPOCH_POINTS
+from nbsrc.pruning import FINE_TUNE_STEPS, KEPT, kept_widths
 from nbsrc.recipes import recipe_config
 from nbsrc.storage import file_sha256
 from nbsrc.train import TrainConfig, first_epoch_steps
@@ -299,6 +300,64 @@ def infoplane_chapter(dataset: str, **parameters: Any) -> Chapter:
 INFOPLANE_CHAPTERS = tuple(f"infoplane_{dataset}" for dataset in DATASETS)
 
 
+#: The pruning chapter's parameters: the recipes whose networks it prunes (from the model cache), those
+#: that also get the small networks trained from scratch (the recipe's full training per kept fraction and
+#: seed: the paper's batch-32 recipe is left out for its cost), the kept fractions, the fine-tuning steps.
+PRUNING_PARAMETERS: dict[str, Any] = {
+    "dataset": "mnist",
+    "recipes": ["book", "paper_v1"],
+    "scratch_recipes": ["book"],
+    "seeds": [0, 1, 2],
+    "epochs": None,
+    "kept": list(KEPT),
+    "fine_tune_steps": FINE_TUNE_STEPS,
+    "quantizer": "binary",
+    "n_bins": 2,
+    "bias_correction": None,
+    "val_size": 10000,
+    "train_limit": None,
+    "val_limit": None,
+    "test_limit": None,
+    "results_dir": "results",
+}
+
+
+def pruning_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings, dict[str, Any]]:
+    """Validate a pruning chapter's parameters; return the training configs per recipe, the measurement
+    settings and the pruning options (kept, steps, scratch recipes)."""
+    for name in parameters:
+        check_choice("parameter", name, PRUNING_PARAMETERS)
+    p = {**PRUNING_PARAMETERS, **parameters}
+    recipes = p.pop("recipes")
+    options = {name: p.pop(name) for name in ("scratch_recipes", "kept", "fine_tune_steps")}
+    p.pop("results_dir")
+    if not isinstance(recipes, list | tuple) or not recipes:
+        check_choice("recipes", recipes, ["a non-empty list of recipes, e.g. ['book', 'paper_v1']"])
+    for name in options["scratch_recipes"]:
+        check_choice("scratch_recipes", name, recipes)
+    if not isinstance(options["kept"], list | tuple) or not options["kept"]:
+        check_choice("kept", options["kept"], ["a non-empty list of fractions in (0, 1), e.g. [0.5, 0.1]"])
+    for fraction in options["kept"]:
+        kept_widths((1,), fraction)
+    check_int("fine_tune_steps", options["fine_tune_steps"], 1)
+    configs, settings = {}, None
+    for name in recipes:
+        configs[name], settings = dataset_setup(**p, recipe=name)
+    return configs, settings, options
+
+
+def pruning_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """Pruning by each criterion (C7) of one dataset's networks; its C7 verdicts are saved as
+    ``pruning_<dataset>-claims.csv`` for the summary."""
+    full = {**PRUNING_PARAMETERS, **parameters, "dataset": dataset}
+    title = f"{TITLES[dataset]}: pruning with and without bias balancing"
+    return Chapter(f"pruning_{dataset}", "pruning", full, title=title, datasets=(dataset,))
+
+
+#: The pruning chapters, one per dataset.
+PRUNING_CHAPTERS = tuple(f"pruning_{dataset}" for dataset in DATASETS)
+
+
 def _smoke(parameters: dict[str, Any], accepted: dict[str, Any]) -> dict[str, Any]:
     """The smoke parameters a kind of chapter accepts."""
     return {k: v for k, v in parameters.items() if k in accepted}
@@ -315,6 +374,7 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
         dataset_setup(**chapter.parameters)  # fail fast on bad parameters
     results_dir = DATASET_PARAMETERS["results_dir"]
     papers, raws = recipe_results("paper_v1", datasets), recipe_results("raw_constant", datasets)
+    prunings = [f"pruning_{dataset}" for dataset in datasets]
     summary = Chapter(
         "summary",
         "summary",
@@ -323,9 +383,10 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
             "results_dir": results_dir,
             "paper_results": papers,
             "raw_results": raws,
+            "pruning_results": prunings,
         },
-        reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws)),
-        after=(*datasets, *papers, *raws),
+        reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws, *prunings)),
+        after=(*datasets, *papers, *raws, *prunings),
     )
     # executed before the chapters whose networks they record, so that a cold build trains each network once
     infoplanes = [infoplane_chapter(d, **_smoke(extra, INFOPLANE_PARAMETERS)) for d in datasets]
@@ -335,6 +396,7 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
         *(dataset_chapter(d, **extra) for d in datasets),
         *others,
         *(estimator_chapter(d, **extra) for d in datasets),
+        *(pruning_chapter(d, **_smoke(extra, PRUNING_PARAMETERS)) for d in datasets),
         summary,
     ]
 

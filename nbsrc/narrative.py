@@ -32,7 +32,6 @@ from nbsrc.vocabulary import (
 #: The paper's claims that the book does not test yet (METHOD.md section 5), by name.
 NOT_TESTED = {
     "C5": "the relation depends on the activation function, and so does the benefit of bias balancing",
-    "C7": "pruning with bias balancing partly removes the need to retrain",
     "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
 }
 
@@ -668,4 +667,38 @@ def information_plane_paragraph(summary: pd.DataFrame) -> str:
             f"the rest from the start of training), I(T; Y) in {i_falls} of {n} (a fall counts when it "
             f"exceeds {MIN_FALL:g} bits and twice its standard deviation over seeds)."
         )
+    return "\n\n".join(paragraphs)
+
+
+def pruning_paragraph(accuracy: pd.DataFrame, intact: pd.DataFrame) -> str:
+    """Per network kind: at the smallest kept fraction, the mean test accuracy of each variant for the best
+    and the worst criterion (by the bias-balanced accuracy; one sentence when they tie), and the
+    from-scratch network's."""
+    smallest = accuracy.kept.min()
+    at = accuracy[accuracy.kept == smallest].groupby(["network", "variant", "criterion"]).accuracy.mean()
+    paragraphs = []
+    for network in dict.fromkeys(accuracy.network):
+        level = float(intact[intact.network == network].accuracy.mean())
+        balanced = at.loc[(network, "bias balancing")]
+        best, worst = balanced.idxmax(), balanced.idxmin()
+
+        def variants(criterion: str, net: str = network) -> str:
+            return ", ".join(
+                f"{v} {_percent(at.loc[(net, v, criterion)])}"
+                for v in ("zero", "bias balancing", "fine-tuned")
+            )
+
+        cases = "; ".join(
+            f"by {SHORT[c]} (the {w}), {variants(c)}" for c, w in ((best, "best"), (worst, "worst"))
+        )
+        if best == worst:
+            cases = f"by every criterion alike, {variants(best)}"
+        text = (
+            f"**{network}** (intact {_percent(level)}), keeping {100 * smallest:g} % of every layer: "
+            f"pruned {cases}."
+        )
+        if (network, "from scratch") in at.index.droplevel("criterion"):
+            scratch = float(at.loc[(network, "from scratch")].iloc[0])
+            text += f" The same small network trained from scratch: {_percent(scratch)}."
+        paragraphs.append(text)
     return "\n\n".join(paragraphs)

@@ -83,6 +83,8 @@ __all__ = [
     "plot_sample_size",
     "plot_information_plane",
     "plot_information_time",
+    "plot_pruning_accuracy",
+    "plot_pruning_cost",
 ]
 
 #: Width of every figure [in]: the content column (~780 px) shows it at ~104 px per inch.
@@ -929,6 +931,98 @@ def plot_information_time(paths: pd.DataFrame, checkpoints: pd.DataFrame, best: 
         Patch(color="grey", alpha=0.3, lw=0, label="± std over the layer's neurons (from 0)"),
         Line2D([], [], color="black", lw=1.0, alpha=0.7, label="validation accuracy, one line per seed"),
         Line2D([], [], color="black", lw=0.8, ls=":", label="best validation accuracy"),
+    ]
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), 3))
+    return fig
+
+
+X_KEPT = "neurons kept per layer [%]"
+#: The pruning variants' line styles (the criterion is the colour); "from scratch" is black.
+VARIANT_STYLE = {"zero": ":", "bias balancing": "--", "fine-tuned": "-"}
+
+
+def _intact_line(ax: Axes, intact: float) -> None:
+    ax.axhline(100 * intact, color="black", lw=0.8, ls=(0, (1, 3)))
+
+
+def plot_pruning_accuracy(accuracy: pd.DataFrame, intact: pd.DataFrame) -> Figure:
+    """Test accuracy of the pruned networks against the fraction of neurons kept per layer, one row per
+    network kind and one panel per variant (zero, bias balancing, fine-tuned): one line per criterion
+    (mean over seeds), the same small networks trained from scratch in black where computed, and the
+    intact networks' mean accuracy (dotted). ``accuracy``: :func:`nbsrc.pruning.pruning_study`'s with a
+    ``network`` column; ``intact``: network, seed, accuracy."""
+    _require(accuracy, "accuracy", ["network", "seed", "criterion", "kept", "variant", "accuracy"])
+    networks = list(dict.fromkeys(accuracy["network"]))
+    variants = list(VARIANT_STYLE)
+    fig, gs = _figure(len(networks), len(variants), 2.4, 0.5)
+    means = accuracy.groupby(["network", "variant", "criterion", "kept"])["accuracy"].mean()
+    criteria = list(dict.fromkeys(accuracy["criterion"]))
+    for row, network in enumerate(networks):
+        axes = _panels(fig, [gs[row, c] for c in range(len(variants))], sharey=True)
+        level = float(intact[intact.network == network].accuracy.mean())
+        for ax, variant in zip(axes, variants, strict=True):
+            for criterion in criteria:
+                s = means.loc[(network, variant, criterion)]
+                ax.plot(100 * s.index, 100 * s.to_numpy(), color=COLORS[criterion], marker="o", ms=3, lw=1.3,
+                        gid=f"{network}/{variant}/{criterion}")  # fmt: skip
+            if (network, "from scratch") in means.index.droplevel(["criterion", "kept"]):
+                s = means.loc[(network, "from scratch", criteria[0])]
+                ax.plot(100 * s.index, 100 * s.to_numpy(), color="black", ls="--", marker="s", ms=3, lw=1.0,
+                        gid=f"{network}/from scratch")  # fmt: skip
+            _intact_line(ax, level)
+            ax.set(title=variant, xlabel=X_KEPT, ylabel=f"{network}\n{Y_ACCURACY}", xlim=(0, 100))
+    handles = [Line2D([], [], color=COLORS[c], marker="o", ms=3, label=SHORT[c]) for c in criteria]
+    handles += [
+        Line2D([], [], color="black", ls="--", marker="s", ms=3, label="trained from scratch"),
+        Line2D([], [], color="black", lw=0.8, ls=(0, (1, 3)), label="intact network"),
+    ]
+    _legend(fig, handles, None, _legend_cols(fig, len(handles), 4))
+    return fig
+
+
+def plot_pruning_cost(
+    accuracy: pd.DataFrame, sizes: pd.DataFrame, intact: pd.DataFrame, criterion: str
+) -> Figure:
+    """Test accuracy of the networks pruned by ``criterion`` (one line per variant, mean over seeds) and
+    of the small networks trained from scratch, against their parameter count (left, log scale) and the
+    measured time of a forward pass over the test images (right, points only: timings are noisy), one row
+    per network kind; the star is the intact network. ``sizes``: :func:`nbsrc.pruning.pruning_study`'s,
+    with a ``network`` column."""
+    _require(sizes, "sizes", ["network", "seed", "kept", "parameters", "seconds"])
+    networks = list(dict.fromkeys(accuracy["network"]))
+    fig, gs = _figure(len(networks), 2, 2.5, 0.5)
+    cost = sizes.groupby(["network", "kept"])[["parameters", "seconds"]].median()
+    means = (
+        accuracy[accuracy.criterion == criterion].groupby(["network", "variant", "kept"])["accuracy"].mean()
+    )
+    for row, network in enumerate(networks):
+        axes = _panels(fig, [gs[row, 0], gs[row, 1]], sharey=True)
+        c = cost.loc[network]
+        level = float(intact[intact.network == network].accuracy.mean())
+        for ax, column in zip(axes, ("parameters", "seconds"), strict=True):
+            scale = 1000 if column == "seconds" else 1
+            ax.plot(scale * c.loc[1.0, column], 100 * level, marker="*", ms=9, color="black", ls="",
+                    gid=f"{network}/{column}/intact")  # fmt: skip
+            for variant in [*VARIANT_STYLE, "from scratch"]:
+                if (network, variant) not in means.index.droplevel("kept"):
+                    continue
+                s = means.loc[(network, variant)]
+                scratch = variant not in VARIANT_STYLE
+                color, style = ("black", "-") if scratch else (COLORS[criterion], VARIANT_STYLE[variant])
+                # measured times are noisy: points only, no line through them
+                style = style if column == "parameters" else ""
+                ax.plot(scale * c.loc[s.index, column].to_numpy(), 100 * s.to_numpy(), color=color, ls=style,
+                        marker="o", ms=4, lw=1.3, gid=f"{network}/{column}/{variant}")  # fmt: skip
+            if column == "parameters":
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+            xlabel = "parameters [count]" if column == "parameters" else "forward pass, test set [ms]"
+            ax.set(title=network, xlabel=xlabel, ylabel=Y_ACCURACY)
+    handles = [Line2D([], [], color=COLORS[criterion], ls=s, label=f"{v} ({SHORT[criterion]})")
+               for v, s in VARIANT_STYLE.items()]  # fmt: skip
+    handles += [
+        Line2D([], [], color="black", label="trained from scratch"),
+        Line2D([], [], color="black", marker="*", ls="", label="intact network"),
     ]
     _legend(fig, handles, None, _legend_cols(fig, len(handles), 3))
     return fig

@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from nbsrc.analysis import AnalysisSettings, chapter_networks, neuron_measures, test_data, validation_data
 from nbsrc.checks import fail
+from nbsrc.claims import PAPER, claim_c7
 from nbsrc.data import Split, Splits
+from nbsrc.infoplane import network_label
 from nbsrc.models import MLP, resolve_device
 from nbsrc.storage import cache_root, load_or_discard, write_atomic
 from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, train_or_load
@@ -51,7 +52,7 @@ FINE_TUNE_STEPS = 200
 #: A fine-tuning gain (over zero ablation) below this many accuracy points leaves nothing to recover.
 MIN_RECOVERY = 0.01
 #: Forward passes over the test images per timing (the median is reported).
-TIMING_REPEATS = 5
+TIMING_REPEATS = 11
 #: Bump when the pruning computation changes in a way that changes its cached results.
 PRUNING_VERSION = 1
 
@@ -191,62 +192,105 @@ def pruning_study(
     settings: AnalysisSettings,
     kept: tuple[float, ...] = KEPT,
     steps: int = FINE_TUNE_STEPS,
+    scratch: bool = True,
     cache: str | Path | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Prune every network of ``configs`` (from the model cache) by every criterion to every kept fraction.
 
-    Returns ``accuracy`` (seed, criterion, kept, variant, accuracy; "from scratch" for every criterion
-    alike: the small network trained by the recipe) and ``sizes`` (seed, kept, parameters, seconds: the
-    parameter count and the measured forward time over the test images of the pruned network; kept 1.0
-    is the intact network). The zero, bias-balancing and fine-tuned accuracies are cached per network."""
+    Returns ``accuracy`` (seed, criterion, kept, variant, accuracy; with ``scratch``, "from scratch" for
+    every criterion alike: the small network trained by the recipe, from the model cache when there) and
+    ``sizes`` (seed, kept, parameters, seconds: the parameter count and the measured forward time over the
+    test images of the pruned network, kept 1.0 the intact one, whose test accuracy is ``accuracy``).
+    The zero, bias-balancing and fine-tuned accuracies are cached per network."""
     for fraction in kept:
         kept_widths((1,), fraction)
     device = resolve_device(device)
     frames, sizes = [], []
     for trained, splits in chapter_networks(configs, cache, device, progress, what="pruning"):
+        config = trained.config
         key = _key(trained, settings, tuple(kept), steps)
-        path = cache_root(cache) / "pruning" / f"{trained.config.dataset}-{key}.csv"
+        path = cache_root(cache) / "pruning" / f"{config.dataset}-{key}.csv"
         table = load_or_discard(path, pd.read_csv)
         if table is None:
             table = _network_pruning(trained, splits, settings, tuple(kept), steps, device)
             write_atomic(path, lambda f, t=table: f.write(t.to_csv(index=False).encode()))
         frames.append(table)
         test = Split(*test_data(splits, settings))
-        x_test = test.x
-        config = trained.config
-        sizes.append({"seed": config.seed, "kept": 1.0, "parameters": parameter_count(trained.model),
-                      "seconds": inference_seconds(trained.model, x_test)})  # fmt: skip
-        for fraction in tqdm(
-            kept, desc=f"seed {config.seed}: from scratch", disable=not progress, leave=False
-        ):
-            small = replace(config, widths=kept_widths(config.widths, fraction))
-            scratch = train_or_load(small, splits, cache, device, progress=False).model
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "seed": config.seed,
-                        "criterion": list(CRITERIA),
-                        "kept": fraction,
-                        "variant": "from scratch",
-                        "accuracy": accuracy(scratch, test),
-                    }  # fmt: skip
+        intact = {"parameters": parameter_count(trained.model), "accuracy": accuracy(trained.model, test)}
+        sizes.append(
+            {"seed": config.seed, "kept": 1.0, **intact, "seconds": inference_seconds(trained.model, test.x)}
+        )
+        for fraction in kept:
+            widths = kept_widths(config.widths, fraction)
+            pruned = prune(trained.model, [np.arange(w) for w in widths])  # the shape is what is timed
+            sizes.append({"seed": config.seed, "kept": fraction, "parameters": parameter_count(pruned),
+                          "seconds": inference_seconds(pruned, test.x), "accuracy": np.nan})  # fmt: skip
+            if scratch:
+                small = train_or_load(replace(config, widths=widths), splits, cache, device, progress)
+                cell = {"seed": config.seed, "kept": fraction, "variant": "from scratch"}
+                frames.append(
+                    pd.DataFrame(
+                        {**cell, "criterion": list(CRITERIA), "accuracy": accuracy(small.model, test)}
+                    )
                 )
-            )
-            sizes.append({"seed": config.seed, "kept": fraction, "parameters": parameter_count(scratch),
-                          "seconds": inference_seconds(scratch, x_test)})  # fmt: skip
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(sizes)
+    accuracy_table = pd.concat(frames, ignore_index=True)[
+        ["seed", "criterion", "kept", "variant", "accuracy"]
+    ]
+    return accuracy_table, pd.DataFrame(sizes)
 
 
 def recovered_share(accuracy_table: pd.DataFrame) -> pd.DataFrame:
-    """Per seed, criterion and kept fraction: the fine-tuning gain over zero (``recovery``, accuracy
-    points as fractions) and the share of it that bias balancing alone recovers (``share``, NaN where the
-    gain is below ``MIN_RECOVERY``: nothing to recover)."""
-    wide = accuracy_table.pivot_table(
-        index=["seed", "criterion", "kept"], columns="variant", values="accuracy"
-    )
+    """Per seed, criterion and kept fraction (and network, when the table has that column): the
+    fine-tuning gain over zero (``recovery``, accuracy points as fractions) and the share of it that bias
+    balancing alone recovers (``share``, NaN where the gain is below ``MIN_RECOVERY``: nothing to recover)."""
+    index = [c for c in ("network", "seed", "criterion", "kept") if c in accuracy_table.columns]
+    wide = accuracy_table.pivot_table(index=index, columns="variant", values="accuracy")
     recovery = wide["fine-tuned"] - wide["zero"]
     share = (wide["bias balancing"] - wide["zero"]) / recovery
     out = pd.DataFrame({"recovery": recovery, "share": share.where(recovery >= MIN_RECOVERY)})
     return out.reset_index()
+
+
+def recipe_pruning(
+    configs: dict[str, list[TrainConfig]],
+    settings: AnalysisSettings,
+    scratch_recipes: list[str],
+    kept: list[float] | tuple[float, ...] = KEPT,
+    fine_tune_steps: int = FINE_TUNE_STEPS,
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`pruning_study` of every recipe's networks (``{recipe: configs}``), from scratch only for
+    ``scratch_recipes``; the accuracy and sizes tables with a ``network`` column (``network_label``), and
+    the intact networks' test accuracy (network, seed, accuracy)."""
+    accuracy_tables, size_tables = [], []
+    for name, recipe_configs in configs.items():
+        label = network_label(recipe_configs[0])
+        table, sizes = pruning_study(
+            recipe_configs,
+            settings,
+            tuple(kept),
+            fine_tune_steps,
+            name in scratch_recipes,
+            cache,
+            device,
+            progress,
+        )
+        accuracy_tables.append(table.assign(network=label))
+        size_tables.append(sizes.assign(network=label))
+    sizes = pd.concat(size_tables, ignore_index=True)
+    intact = sizes[sizes.kept == 1.0][["network", "seed", "accuracy"]].reset_index(drop=True)
+    return pd.concat(accuracy_tables, ignore_index=True), sizes, intact
+
+
+def pruning_claims(shares: pd.DataFrame) -> pd.DataFrame:
+    """C7 per network kind (``recovered_share`` with a ``network`` column): claim, network, the paper's
+    statement, the number measured, the verdict and its reason."""
+    rows = [
+        {"claim": "C7", "network": network, "paper": PAPER["C7"], **claim_c7(group)}
+        for network, group in shares.groupby("network", sort=False)
+    ]
+    return pd.DataFrame(rows, columns=["claim", "network", "paper", "measured", "verdict", "reason"])

@@ -20,6 +20,7 @@ from nbsrc.checks import check_choice, fail
 from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
 from nbsrc.measures import class_selectivity_index, information_measures
+from nbsrc.pruning import CRITERIA
 from nbsrc.quantize import quantize
 from nbsrc.redundancy import ALPHA
 from nbsrc.vocabulary import COLORS, DIRECTIONS, NETWORK, QUANTITIES, SHORT, TITLES, num, ordered_scopes
@@ -157,8 +158,6 @@ def save_claims(
     """Write a chapter's claims table, its test accuracies, its good-indicator gaps and (when given) its
     damage correlations to ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``,
     ``-damage.csv``) for the summary; ``<name>`` is the ``results_name`` parameter, else the dataset."""
-    folder = Path(parameters["results_dir"])
-    folder.mkdir(parents=True, exist_ok=True)
     name = parameters.get("results_name") or parameters["dataset"]
     tables = {
         "claims": claims,
@@ -167,9 +166,20 @@ def save_claims(
     }
     if damage is not None:
         tables["damage"] = damage
-    for kind, table in tables.items():
-        table.assign(dataset=name).to_csv(folder / f"{name}-{kind}.csv", index=False)
-    return folder / f"{name}-claims.csv"
+    paths = {
+        kind: save_result(table, parameters["results_dir"], name, kind) for kind, table in tables.items()
+    }
+    return paths["claims"]
+
+
+def save_result(table: pd.DataFrame, results_dir: str | Path, name: str, kind: str) -> Path:
+    """Write one result table for the summary as ``<results_dir>/<name>-<kind>.csv``, with a ``dataset``
+    column holding ``name``; returns the file."""
+    folder = Path(results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{kind}.csv"
+    table.assign(dataset=name).to_csv(path, index=False)
+    return path
 
 
 def join_results(datasets: list[str], results_dir: str | Path, kind: str = "claims") -> pd.DataFrame:
@@ -400,3 +410,26 @@ def phase_table(summary: pd.DataFrame) -> str:
         for _, r in summary.iterrows()
     ]
     return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def pruning_share_table(shares: pd.DataFrame) -> str:
+    """C7's share per criterion (rows) and kept fraction (columns) for one network kind: of the accuracy
+    fine-tuning recovers over zero ablation, the share bias balancing alone recovers (mean ± std over
+    seeds; "–" where fine-tuning gains less than the floor in some seed), as Markdown."""
+    stats = shares.groupby(["criterion", "kept"], sort=False).share.agg(["mean", "std", "count", "size"])
+    fractions = sorted(shares.kept.unique(), reverse=True)
+    rows = []
+    for criterion in [c for c in CRITERIA if c in set(shares.criterion)]:
+        row = {"criterion": SHORT[criterion]}
+        for kept in fractions:
+            s = stats.loc[(criterion, kept)]
+            row[f"{100 * kept:g} % kept"] = pm(s["mean"], s["std"], 2) if s["count"] == s["size"] else "–"
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def pruning_summary(claims: pd.DataFrame) -> pd.DataFrame:
+    """The pruning chapters' C7 rows joined (``join_results`` of ``pruning_<dataset>``): one row per
+    dataset and network kind with the number measured and the verdict."""
+    table = claims.assign(dataset=claims.dataset.map(lambda name: TITLES[base_dataset(name)]))
+    return table[["dataset", "network", "measured", "verdict"]].reset_index(drop=True)

@@ -22,6 +22,7 @@ from nbsrc.chapters import (
     ESTIMATOR_CHAPTERS,
     INFOPLANE_CHAPTERS,
     PAPER_CHAPTERS,
+    PRUNING_CHAPTERS,
     RAW_CHAPTERS,
     TEMPLATES,
     Chapter,
@@ -116,7 +117,14 @@ def test_dataset_chapters_depend_on_their_data_and_the_summary_on_their_results(
     assert record_now(Chapter("method", "method"), tmp_path)["data"] == {}
     summary = book_chapters()[-1]
     assert summary.name == "summary"
-    assert summary.after == ("mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS)
+    assert summary.after == (
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        *PAPER_CHAPTERS,
+        *RAW_CHAPTERS,
+        *PRUNING_CHAPTERS,
+    )
     empty = record_now(summary, tmp_path)
     assert empty["data"] == {}
     (tmp_path / "results").mkdir()
@@ -379,9 +387,10 @@ def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
         *PAPER_CHAPTERS,
         *RAW_CHAPTERS,
         *ESTIMATOR_CHAPTERS,
+        *PRUNING_CHAPTERS,
     )
     assert lines == [f"{name}: stale (not executed yet)" for name in (*names, "summary")] + [
-        "0 chapters current, 17 stale"
+        "0 chapters current, 20 stale"
     ]
 
 
@@ -389,6 +398,6 @@ def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
     assert list(states) == [
         "method", *INFOPLANE_CHAPTERS, "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS,
-        *ESTIMATOR_CHAPTERS, "summary",
+        *ESTIMATOR_CHAPTERS, *PRUNING_CHAPTERS, "summary",
     ]  # fmt: skip
     assert states["summary"].fields == ["missing"]

@@ -9,6 +9,8 @@ from scipy.stats import ks_2samp
 
 from nbsrc.analysis import QUANTITIES, AnalysisSettings, ChapterResults
 from nbsrc.claims import (
+    C7_SHARE,
+    ELSEWHERE,
     OPTIONAL_CLAIMS,
     PAPER,
     RULES,
@@ -596,7 +598,8 @@ def test_no_case_to_judge_is_not_applicable_not_a_disagreement():
 
 
 def test_rules_cover_every_claim_with_its_thresholds():
-    assert list(PAPER) == ["C1", "C2", "C2w", "C3", "C3e", "C4", "C6", "C8"]
+    assert list(PAPER) == ["C1", "C2", "C2w", "C3", "C3e", "C4", "C6", "C7", "C8"]
+    assert set(ELSEWHERE) == {"C7"}
     assert list(RULES) == list(PAPER)
     assert set(OPTIONAL_CLAIMS) == {"C3e", "C8"} <= set(PAPER)
     for claim, texts in RULES.items():
@@ -609,6 +612,7 @@ def test_rules_cover_every_claim_with_its_thresholds():
     assert "ascending" in RULES["C2"]["rule"] and "without the ascending" in RULES["C2w"]["rule"]
     assert "percentile" in RULES["C3e"]["rule"] and "C1's rule" in RULES["C3e"]["rule"]
     assert "Mann-Whitney" in RULES["C8"]["rule"] and "p < 0.05" in RULES["C8"]["rule"]
+    assert str(C7_SHARE) in RULES["C7"]["rule"] and "1 accuracy point" in RULES["C7"]["rule"]
     table = rules_table()
     assert list(table.columns) == ["claim", "rule", "thresholds and why", "the book's choices"]
     assert table.claim.tolist() == list(PAPER)
@@ -701,7 +705,7 @@ def test_save_join_and_verdict_matrix_round_trip(tmp_path):
         assert saved_acc.dataset.eq(dataset).all()
         assert saved_acc.test_accuracy.tolist() == pytest.approx([0.9 + 0.01 * i, 0.95])
     joined = join_claims(["mnist", "fashion_mnist"], folder)
-    base = [c for c in PAPER if c not in OPTIONAL_CLAIMS]  # the claims a table has without their extra inputs
+    base = [c for c in PAPER if c not in (*OPTIONAL_CLAIMS, *ELSEWHERE)]  # a table without extra inputs
     n = len(base)
     assert len(joined) == 2 * n
     assert joined.dataset.tolist() == ["mnist"] * n + ["fashion_mnist"] * n

@@ -62,6 +62,7 @@ def test_installed_package_reruns_a_chapter_outside_the_repository(tmp_path):
         "estimators.ipynb",
         "infoplane.ipynb",
         "method.ipynb",
+        "pruning.ipynb",
         "summary.ipynb",
     ]
 

@@ -129,3 +129,130 @@ def test_pruning_study_end_to_end(tmp_path, monkeypatch):
         configs, settings, kept, steps=5, cache=tmp_path, device="cpu", progress=False
     )
     pd.testing.assert_frame_equal(again, accuracy)
+
+
+# ------------------------------------------------------------------------------------- C7 and the page
+
+
+def shares_table(cells: dict[tuple[str, float], list[float]]) -> pd.DataFrame:
+    """recovered_share-like rows: one per seed of every (criterion, kept) cell; NaN: nothing to recover."""
+    rows = [
+        {"seed": seed, "criterion": c, "kept": k, "recovery": 0.05, "share": v}
+        for (c, k), values in cells.items()
+        for seed, v in enumerate(values)
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("cells", "verdict", "holding"),
+    [
+        ({("entropy", 0.5): [0.5, 0.6, 0.55], ("random", 0.1): [0.3, 0.35, 0.3]}, "agrees", 2),
+        ({("entropy", 0.5): [0.5, 0.6, 0.55], ("random", 0.1): [0.1, 0.15, 0.1]}, "partly", 1),
+        ({("entropy", 0.5): [0.5, -0.6, 0.55], ("random", 0.1): [0.1, 0.15, 0.1]}, "disagrees", 0),
+        ({("entropy", 0.5): [0.5, np.nan, 0.55]}, "n/a", 0),  # a seed without a gain: not a case
+    ],
+)
+def test_claim_c7_counts_the_cases_where_bias_balancing_recovers_a_quarter(cells, verdict, holding):
+    from nbsrc.claims import claim_c7
+
+    result = claim_c7(shares_table(cells))
+    assert result["verdict"] == verdict
+    if verdict != "n/a":
+        assert result["measured"].startswith(f"{holding} of {len(cells)} cases")
+        assert "keeping 50 %" in result["reason"] or "keeping 10 %" in result["reason"]
+
+
+def test_pruning_claims_judge_each_network_kind():
+    table = pd.concat(
+        [
+            shares_table({("entropy", 0.5): [0.5, 0.6, 0.55]}).assign(network="ReLU 8-6-5"),
+            shares_table({("entropy", 0.5): [0.0, 0.1, -0.1]}).assign(network="sigmoid 8-6-5"),
+        ]
+    )
+    claims = pruning.pruning_claims(table)
+    assert list(claims.network) == ["ReLU 8-6-5", "sigmoid 8-6-5"]
+    assert list(claims.verdict) == ["agrees", "disagrees"] and set(claims.claim) == {"C7"}
+
+
+def test_pruning_share_table_and_paragraph_show_the_computed_numbers():
+    from nbsrc.narrative import pruning_paragraph
+    from nbsrc.report import pruning_share_table
+
+    shares = shares_table({("mutual_information", 0.5): [0.2, 0.4], ("random", 0.5): [0.1, np.nan]})
+    table = pruning_share_table(shares)
+    assert "| MI " in table and f"0.30 ± {np.std([0.2, 0.4], ddof=1):.2f}" in table
+    assert "| random      | –" in table
+    rows = [
+        ("n", s, c, 0.1, v, a)
+        for s in (0, 1)
+        for c, shift in (("entropy", 0.0), ("csi", 0.2))
+        for v, a in (("zero", 0.1), ("bias balancing", 0.3 + shift), ("fine-tuned", 0.8))
+    ]
+    accuracy = pd.DataFrame(rows, columns=["network", "seed", "criterion", "kept", "variant", "accuracy"])
+    intact = pd.DataFrame({"network": ["n", "n"], "seed": [0, 1], "accuracy": [0.95, 0.97]})
+    text = pruning_paragraph(accuracy, intact)
+    assert text.startswith(
+        "**n** (intact 96.0 %), keeping 10 % of every layer: pruned by CSI (the best), zero"
+    )
+    assert "by H (the worst), zero 10.0 %, bias balancing 30.0 %, fine-tuned 80.0 %." in text
+
+
+def test_pruning_figures_are_readable_and_plot_the_means():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nbsrc import plotting as P
+
+    rows = [
+        (network, s, c, k, v, 0.5 + 0.3 * k + 0.01 * s + (0.05 if v == "fine-tuned" else 0))
+        for network in ("ReLU 8-6-5", "sigmoid 8-6-5")
+        for s in (0, 1)
+        for c in pruning.CRITERIA
+        for k in (0.5, 0.1)
+        for v in pruning.VARIANTS
+    ]
+    accuracy = pd.DataFrame(rows, columns=["network", "seed", "criterion", "kept", "variant", "accuracy"])
+    sizes = pd.DataFrame(
+        [
+            (n, s, k, int(1000 * k), 0.001 * k, np.nan)
+            for n in ("ReLU 8-6-5", "sigmoid 8-6-5")
+            for s in (0, 1)
+            for k in (1.0, 0.5, 0.1)
+        ],  # fmt: skip
+        columns=["network", "seed", "kept", "parameters", "seconds", "accuracy"],
+    )
+    intact = pd.DataFrame(
+        {"network": ["ReLU 8-6-5", "sigmoid 8-6-5"], "seed": [0, 0], "accuracy": [0.9, 0.8]}
+    )
+    for fig in (
+        P.plot_pruning_accuracy(accuracy, intact),
+        P.plot_pruning_cost(accuracy, sizes, intact, "csi"),
+    ):
+        assert P.min_font_px(fig) >= 9 and fig.get_size_inches()[0] == P.FIGURE_WIDTH
+    fig = P.plot_pruning_accuracy(accuracy, intact)
+    line = next(
+        ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "sigmoid 8-6-5/fine-tuned/csi"
+    )
+    np.testing.assert_allclose(line.get_xdata(), [10, 50])
+    np.testing.assert_allclose(line.get_ydata(), 100 * (0.5 + 0.3 * np.array([0.1, 0.5]) + 0.005 + 0.05))
+
+
+def test_pruning_setup_names_bad_parameters():
+    from nbsrc.chapters import PRUNING_CHAPTERS, book_chapters, dataset_setup, pruning_setup
+
+    configs, settings, options = pruning_setup(dataset="cifar10")
+    assert configs["paper_v1"] == dataset_setup(dataset="cifar10", recipe="paper_v1")[0]
+    assert options == {"scratch_recipes": ["book"], "kept": list(pruning.KEPT), "fine_tune_steps": 200}
+    for bad, message in (
+        ({"kept": [0.5, 1.5]}, "invalid kept=1.5"),
+        ({"kept": []}, "invalid kept=[]"),
+        ({"scratch_recipes": ["raw_constant"]}, "invalid scratch_recipes='raw_constant'"),
+        ({"fine_tune_steps": 0}, "invalid fine_tune_steps=0"),
+        ({"n_random": 3}, "invalid parameter='n_random'"),
+    ):
+        with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            pruning_setup(**bad)
+    names = [c.name for c in book_chapters()]
+    assert all(names.index(p) > names.index(p.removeprefix("pruning_")) for p in PRUNING_CHAPTERS)
+    assert names[-1] == "summary"
