@@ -661,11 +661,17 @@ def information_plane_paragraph(summary: pd.DataFrame) -> str:
             for _, r in g.iterrows()
         )
         best, i_falls = num(g["best epoch mean"].iloc[0], 1), int(g["I falls"].sum())
+        n_falls = int(h_falls.sum())
+        when = (
+            "" if n_falls == 0
+            else " (each after first rising)" if after_rise == n_falls
+            else " (each from the start of training)" if after_rise == 0
+            else f" ({after_rise} after first rising, {n_falls - after_rise} from the start of training)"
+        )  # fmt: skip
         paragraphs.append(
             f"**{network}** (best validation accuracy at epoch {best}, mean over seeds): {layers}. H falls "
-            f"after its peak in {int(h_falls.sum())} of {n} layers ({after_rise} of them after first rising, "
-            f"the rest from the start of training), I(T; Y) in {i_falls} of {n} (a fall counts when it "
-            f"exceeds {MIN_FALL:g} bits and twice its standard deviation over seeds)."
+            f"after its peak in {n_falls} of {n} layers{when}, I(T; Y) in {i_falls} of {n} (a fall counts "
+            f"when it exceeds {MIN_FALL:g} bits and twice its standard deviation over seeds)."
         )
     return "\n\n".join(paragraphs)
 

@@ -839,6 +839,13 @@ X_TRAINING = "training time [epochs]"
 PLANE_MARKERS = {"start (epoch 0)": "o", "best validation accuracy": "*", "end of training": "s"}
 
 
+def _layer_palette(paths: pd.DataFrame) -> dict[int, str]:
+    """One grey per layer number over every network kind of ``paths``, so that a layer has the same grey
+    in every panel and in the legend (a two-layer network's layer 2 is not the three-layer one's layer 3)."""
+    layers = sorted(paths["layer"].unique())
+    return dict(zip(layers, layer_colors(len(layers)), strict=True))
+
+
 def _network_panels(paths: pd.DataFrame, nrows: int, row_height: float, extra: float):
     networks = list(dict.fromkeys(paths["network"]))
     fig, gs = _figure(nrows, len(networks), row_height, extra)
@@ -855,6 +862,7 @@ def plot_information_plane(paths: pd.DataFrame, best: pd.DataFrame) -> Figure:
     _require(paths, "paths", ["network", "seed", "layer", "epoch", "entropy_mean", "mutual_information_mean"])
     _require(best, "best", ["network", "seed", "epoch"])
     fig, gs, networks = _network_panels(paths, 1, 3.3, 0.5)
+    palette = _layer_palette(paths)
     axes = _panels(fig, [gs[0, i] for i in range(len(networks))], sharex=True, sharey=True)
     columns = ["entropy_mean", "entropy_std", "mutual_information_mean", "mutual_information_std"]
     top = float(paths["entropy_mean"].max() + paths["entropy_std"].max())
@@ -863,8 +871,8 @@ def plot_information_plane(paths: pd.DataFrame, best: pd.DataFrame) -> Figure:
         best_epoch = float(np.floor(best[best.network == network].epoch.median()))
         layers = sorted(mean.index.get_level_values("layer").unique())
         ax.plot([0, top], [0, top], color="black", lw=0.8, ls=":", zorder=0)
-        for layer, color in zip(layers, layer_colors(len(layers)), strict=True):
-            m = mean.loc[layer]
+        for layer in layers:
+            m, color = mean.loc[layer], palette[layer]
             ax.plot(m.entropy_mean, m.mutual_information_mean, color=color, lw=1.4, marker=".", ms=3,
                     gid=f"{network}/layer {layer}")  # fmt: skip
             end = m.iloc[-1]
@@ -878,9 +886,7 @@ def plot_information_plane(paths: pd.DataFrame, best: pd.DataFrame) -> Figure:
                 ax.plot(row.entropy_mean, row.mutual_information_mean, marker=marker, color=color,
                         mec="black", mew=0.6, ms=9 if marker == "*" else 5, ls="")  # fmt: skip
         ax.set(title=network, xlabel=X_ENTROPY, ylabel=Y_INFORMATION, xlim=(0, top), ylim=(0, top))
-    layers = sorted(paths["layer"].unique())
-    handles = [Line2D([], [], color=c, lw=1.4, label=layer_scope(layer)) for layer, c in
-               zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
+    handles = [Line2D([], [], color=c, lw=1.4, label=layer_scope(layer)) for layer, c in palette.items()]
     handles += [Line2D([], [], ls="", marker=m, color="white", mec="black", label=label)
                 for label, m in PLANE_MARKERS.items()]  # fmt: skip
     handles.append(Line2D([], [], color="black", lw=0.8, ls=":", label="I(T; Y) = H(T), the bound"))
@@ -896,6 +902,7 @@ def plot_information_time(paths: pd.DataFrame, checkpoints: pd.DataFrame, best: 
     checkpoints with a ``network`` column."""
     _require(checkpoints, "checkpoints", ["network", "seed", "epoch", "val_accuracy"])
     fig, gs, networks = _network_panels(paths, 3, 2.0, 0.5)
+    palette = _layer_palette(paths)
     rows = (("entropy", "H(T) [bits]"), ("mutual_information", Y_INFORMATION), ("val_accuracy", None))
     axes = [_panels(fig, [gs[r, c] for r in range(3)], sharex=True) for c in range(len(networks))]
     for column, network in zip(axes, networks, strict=True):
@@ -911,8 +918,8 @@ def plot_information_time(paths: pd.DataFrame, checkpoints: pd.DataFrame, best: 
                 ax.set(ylabel="validation\naccuracy [%]", xlabel=X_TRAINING)
             else:
                 mean = p.groupby(["layer", "epoch"])[[f"{quantity}_mean", f"{quantity}_std"]].mean()
-                for layer, color in zip(layers, layer_colors(len(layers)), strict=True):
-                    m = mean.loc[layer]
+                for layer in layers:
+                    m, color = mean.loc[layer], palette[layer]
                     centre, spread = m[f"{quantity}_mean"], m[f"{quantity}_std"]
                     ax.plot(m.index, centre, color=color, lw=1.4, gid=f"{network}/{quantity}/layer {layer}")
                     low = (centre - spread).clip(lower=0)  # both quantities are >= 0 bits
@@ -924,9 +931,7 @@ def plot_information_time(paths: pd.DataFrame, checkpoints: pd.DataFrame, best: 
             ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.minorticks_off()
         column[0].set_title(network)
-    layers = sorted(paths["layer"].unique())
-    handles = [Line2D([], [], color=c, lw=1.4, label=layer_scope(layer)) for layer, c in
-               zip(layers, layer_colors(len(layers)), strict=True)]  # fmt: skip
+    handles = [Line2D([], [], color=c, lw=1.4, label=layer_scope(layer)) for layer, c in palette.items()]
     handles += [
         Patch(color="grey", alpha=0.3, lw=0, label="± std over the layer's neurons (from 0)"),
         Line2D([], [], color="black", lw=1.0, alpha=0.7, label="validation accuracy, one line per seed"),

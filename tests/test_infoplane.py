@@ -310,3 +310,19 @@ def test_the_infoplane_chapters_run_before_the_chapters_whose_networks_they_trai
         assert chapters[names.index(name)] == infoplane_chapter(dataset)
     smoke = {c.name: c for c in book_chapters(smoke=True)}["infoplane_mnist"].parameters
     assert set(smoke) == set(INFOPLANE_PARAMETERS) and smoke["epochs"] == 1 and smoke["seeds"] == [0]
+
+
+def test_a_layer_has_one_grey_in_every_panel_and_the_legend():
+    rows = [
+        {"network": n, "seed": 0, "layer": layer, "epoch": e, "entropy_mean": 0.5, "entropy_std": 0.1,
+         "mutual_information_mean": 0.2, "mutual_information_std": 0.05}
+        for n, layers in (("three", (1, 2, 3)), ("two", (1, 2))) for layer in layers for e in (0.0, 1.0)
+    ]  # fmt: skip
+    paths = pd.DataFrame(rows)
+    best = pd.DataFrame({"network": ["three", "two"], "seed": [0, 0], "epoch": [1.0, 1.0]})
+    fig = P.plot_information_plane(paths, best)
+    colors = {ln.get_gid(): ln.get_color() for ax in fig.axes for ln in ax.get_lines() if ln.get_gid()}
+    assert colors["three/layer 2"] == colors["two/layer 2"] != colors["three/layer 3"]
+    texts, handles = fig.legends[0].get_texts(), fig.legends[0].legend_handles
+    legend = {t.get_text(): h.get_color() for t, h in zip(texts, handles, strict=True)}
+    assert legend["layer 2"] == colors["two/layer 2"]
