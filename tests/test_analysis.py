@@ -29,7 +29,6 @@ from nbsrc.analysis import (
     paired_auc_gain,
     run_chapter,
     spearman,
-    test_data,
     threshold_fraction,
     validation_data,
 )
@@ -802,7 +801,7 @@ def test_damage_correlations_are_spearman_per_layer_and_over_the_network():
 def test_validation_and_test_data_take_the_first_samples_up_to_the_limits(splits):
     settings = AnalysisSettings(val_limit=50, test_limit=20)
     x_val, y_val = validation_data(splits, settings)
-    x_test, y_test = test_data(splits, settings)
+    x_test, y_test = analysis_mod.test_data(splits, settings)  # imported, it would be collected as a test
     assert torch.equal(x_val, splits.val.x[:50]) and torch.equal(y_val, splits.val.y[:50])
     assert torch.equal(x_test, splits.test.x[:20]) and torch.equal(y_test, splits.test.y[:20])
     x_all, y_all = validation_data(splits, AnalysisSettings(val_limit=10_000))
