@@ -182,11 +182,18 @@ def _fast_steps(
         z[above].addr_(delta, outgoing, alpha=-1)
         bias[above].add_(outgoing * values[layer][neuron])
         weight[above][:, c] = 0.0  # the column leaves W_{l+1}
-        z_rows = z[above].index_select(0, rows)
+        # when every row changed (a saturating unit is never exactly at its value), the state itself
+        # goes up, with no gather or scatter: only read (the activation out of place) or replaced
+        every_row = len(rows) == len(delta)
+        z_rows = z[above] if every_row else z[above].index_select(0, rows)
         for m in range(above + 1, n_hidden + 1):
-            z_rows = torch.addmm(bias[m], act_(z_rows), weight[m].T)
+            hidden = act(z_rows) if z_rows is z[m - 1] else act_(z_rows)
+            z_rows = torch.addmm(bias[m], hidden, weight[m].T)
             if k < last_read[m]:
-                z[m].index_copy_(0, rows, z_rows)
+                if every_row:
+                    z[m] = z_rows
+                else:
+                    z[m].index_copy_(0, rows, z_rows)
         yield rows, z_rows[:, :n_classes]
         ablated[layer].append(neuron)
         if (k + 1) % compact_every == 0:

@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from nbsrc.analysis import AnalysisSettings, validation_data
+from nbsrc.data import Splits
 from nbsrc.estimators import layer_information
 from nbsrc.models import MLP, resolve_device
 from nbsrc.storage import cache_root, load_or_discard, write_atomic
@@ -63,14 +64,15 @@ def trajectory_key(network_key: str, settings: AnalysisSettings, first_epoch_poi
 
 def _record(
     config: TrainConfig,
+    splits: Splits,
     settings: AnalysisSettings,
     first_epoch_points: int,
     cache: str | Path | None,
     device: torch.device,
     progress: bool,
 ) -> dict[str, np.ndarray]:
-    """Train ``config`` with a checkpoint recording H and I of every hidden neuron and the accuracy."""
-    splits = config_splits(config)
+    """Train ``config`` on ``splits`` with a checkpoint recording H and I of every hidden neuron and
+    the accuracy."""
     x_val, y_val = (t.to(device) for t in validation_data(splits, settings))
     times: list[float] = []
     accuracies: list[float] = []
@@ -119,7 +121,7 @@ def network_trajectory(
 
     record = load_or_discard(path, read)
     if record is None:
-        record = _record(config, settings, first_epoch_points, cache, device, progress)
+        record = _record(config, splits, settings, first_epoch_points, cache, device, progress)
         write_atomic(path, lambda f: np.savez(f, **record))
     return record
 

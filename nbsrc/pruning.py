@@ -161,18 +161,18 @@ def _key(trained: TrainedNetwork, settings: AnalysisSettings, kept: tuple[float,
 def _network_pruning(
     trained: TrainedNetwork,
     splits: Splits,
+    test: Split,
     settings: AnalysisSettings,
     kept: tuple[float, ...],
     steps: int,
-    device: torch.device,
 ) -> pd.DataFrame:
-    """Accuracy of every criterion, kept fraction and variant but "from scratch", for one network."""
+    """Accuracy of every criterion, kept fraction and variant but "from scratch", for one network, on
+    ``test`` (fine-tuning and evaluation on the CPU)."""
     model, config = trained.model, trained.config
     x_val, y_val = validation_data(splits, settings)
     measures = neuron_measures(model, x_val, y_val, splits.n_classes, settings, device="cpu")
     with torch.no_grad():
         means = [t.mean(0) for t in model.hidden_outputs(x_val)]
-    test = Split(*test_data(splits, settings))
     rows = []
     for criterion in CRITERIA:
         rng = np.random.default_rng(1000 * config.seed + 7)
@@ -212,12 +212,12 @@ def pruning_study(
         config = trained.config
         key = _key(trained, settings, tuple(kept), steps)
         path = cache_root(cache) / "pruning" / f"{config.dataset}-{key}.csv"
+        test = Split(*test_data(splits, settings))
         table = load_or_discard(path, pd.read_csv)
         if table is None:
-            table = _network_pruning(trained, splits, settings, tuple(kept), steps, device)
+            table = _network_pruning(trained, splits, test, settings, tuple(kept), steps)
             write_atomic(path, lambda f, t=table: f.write(t.to_csv(index=False).encode()))
         frames.append(table)
-        test = Split(*test_data(splits, settings))
         intact = {"parameters": parameter_count(trained.model), "accuracy": accuracy(trained.model, test)}
         sizes.append(
             {"seed": config.seed, "kept": 1.0, **intact, "seconds": inference_seconds(trained.model, test.x)}
