@@ -1,0 +1,220 @@
+"""Tests for issue 8's activation chapters: the ordered-quantity subset of the analysis (same curves,
+unchanged default cache key), the C5 rule on tables whose verdict is known by construction, the chapter
+set-up and its parameter checks, and the chapter's tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from helpers import raises_with
+
+from nbsrc.analysis import (
+    AnalysisSettings,
+    ablation_curves,
+    analyse_network,
+    neuron_measures,
+    paired_auc_gain,
+)
+from nbsrc.claims import (
+    C5_FLOOR,
+    ELSEWHERE,
+    PAPER,
+    RULES,
+    activation_contrasts,
+    activation_gains,
+    activation_gaps,
+    claim_c5,
+    rules_table,
+)
+from nbsrc.data import Split, Splits
+from nbsrc.train import TrainConfig, train
+from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+N_FEATURES, WIDTHS, N_CLASSES = 10, (6, 6, 6), 3
+SUBSET = ("mutual_information", "kl_selectivity")
+
+
+def _split(n: int, generator: torch.Generator) -> Split:
+    y = torch.randint(0, N_CLASSES, (n,), generator=generator)
+    centres = torch.zeros(N_CLASSES, N_FEATURES)
+    for c in range(N_CLASSES):
+        centres[c, 3 * c : 3 * c + 3] = 2.0
+    return Split(x=torch.randn(n, N_FEATURES, generator=generator) + centres[y], y=y)
+
+
+@pytest.fixture(scope="module")
+def splits() -> Splits:
+    gen = torch.Generator().manual_seed(3)
+    train_split, val, test = (_split(n, gen) for n in (240, 100, 50))
+    return Splits(train_split, val, test, "synthetic", (N_FEATURES,), N_CLASSES, "synthetic")
+
+
+@pytest.fixture(scope="module", params=["relu", "sigmoid"])
+def trained(request, splits):
+    config = TrainConfig(
+        "mnist", WIDTHS, activation=request.param, epochs=4, lr=1e-2, lr_schedule="constant", batch_size=32
+    )
+    network = train(config, splits, device="cpu", progress=False)
+    network.key = f"tiny-{request.param}"
+    return network
+
+
+# ------------------------------------------------------------------------- the ordered-quantity subset
+
+
+def test_default_key_is_unchanged():
+    # computed on main before the field `ordered` existed: the 20 chapters' analysis caches stay valid
+    assert AnalysisSettings().key("abc") == "b21d00c132a6808289a3bf1c"
+    smoke = AnalysisSettings(mode="mean", n_random=3, val_limit=2000, test_limit=2000)
+    assert smoke.key("abc") == "1d886995377de023ea35a2a8"
+
+
+def test_subset_key_differs_and_is_spelling_independent():
+    full = AnalysisSettings()
+    subset = AnalysisSettings(ordered=list(SUBSET))
+    assert subset.key("abc") != full.key("abc")
+    assert AnalysisSettings(ordered=SUBSET[::-1]).key("abc") == subset.key("abc")
+    assert AnalysisSettings(ordered=QUANTITIES).key("abc") != full.key("abc")  # explicit, not the default
+    assert subset.ordered_quantities == SUBSET and full.ordered_quantities == QUANTITIES
+
+
+@pytest.mark.parametrize("bad", [[], "mutual_information", ["mutual_information", "variance"], 3])
+def test_subset_rejects_bad_values(bad):
+    with raises_with("ordered"):
+        AnalysisSettings(ordered=bad)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_subset_computes_exactly_the_full_analysis_curves(trained, splits, mode):
+    full = AnalysisSettings(mode=mode, n_random=3)
+    subset = AnalysisSettings(mode=mode, n_random=3, ordered=SUBSET)
+    measures = neuron_measures(trained.model, splits.val.x, splits.val.y, N_CLASSES, full, "cpu")
+    all_curves = ablation_curves(trained.model, splits, measures, full, seed=0, progress=False, device="cpu")
+    some = ablation_curves(trained.model, splits, measures, subset, seed=0, progress=False, device="cpu")
+    scopes = ["network", "layer 1", "layer 2", "layer 3"]
+    expected = {f"{s}|{q}|{d}" for s in scopes for q in SUBSET for d in DIRECTIONS}
+    expected |= {f"{s}|random|random" for s in scopes}
+    assert set(some) == expected
+    for name, curve in some.items():
+        np.testing.assert_array_equal(curve, all_curves[name], err_msg=name)
+
+
+def test_subset_analysis_caches_its_own_entry(trained, splits, tmp_path):
+    subset = AnalysisSettings(n_random=2, ordered=SUBSET)
+    first = analyse_network(trained, splits, subset, tmp_path, progress=False, device="cpu")
+    assert {name.split("|")[1] for name in first.curves} == {*SUBSET, "random"}
+    assert set(first.measures) == set(QUANTITIES)  # every quantity is measured all the same
+    again = analyse_network(trained, splits, subset, tmp_path, progress=False, device="cpu")
+    for name, curve in first.curves.items():
+        np.testing.assert_array_equal(curve, again.curves[name])
+    full = analyse_network(
+        trained, splits, AnalysisSettings(n_random=2), tmp_path, progress=False, device="cpu"
+    )
+    assert len(full.curves) > len(first.curves)
+    assert len(list((tmp_path / "analysis").glob("*.npz"))) == 2
+
+
+# --------------------------------------------------------------------------------------------- C5
+
+SEEDS = (0, 1, 2)
+OFFSETS = np.linspace(-0.02, 0.02, 5)  # the random orders around their centre
+
+
+def auc_table(desc_gap: float, gain: float = 0.0, jitter: float = 0.001) -> pd.DataFrame:
+    """One activation's AUC table (3 seeds, network + 3 layers): MI and KL sel. descending ``desc_gap``
+    below the random centre, ascending at it, every curve shifted up by ``gain`` (mean ablation) and by
+    ``jitter`` × seed (a known seed spread)."""
+    rows = []
+    for seed in SEEDS:
+        for scope in ("network", "layer 1", "layer 2", "layer 3"):
+            centre = 0.6 + gain + jitter * seed
+            for quantity in SUBSET:
+                rows.append((seed, scope, quantity, "ascending", 0, centre))
+                rows.append((seed, scope, quantity, "descending", 0, centre - desc_gap))
+            for order, offset in enumerate(OFFSETS):
+                rows.append((seed, scope, "random", "random", order, centre + offset))
+    return pd.DataFrame(rows, columns=["seed", "scope", "quantity", "direction", "order", "auc"])
+
+
+def c5_inputs(desc_gaps: dict[str, float], gains: dict[str, float], jitter: float = 0.001):
+    zero = {a: auc_table(g, jitter=jitter) for a, g in desc_gaps.items()}
+    mean = {a: auc_table(desc_gaps[a], gains[a], jitter=2 * jitter) for a in desc_gaps}
+    paired = {a: paired_auc_gain(zero[a], mean[a]) for a in zero}
+    return activation_gaps(zero), activation_gains(paired)
+
+
+def test_activation_gaps_and_gains_read_the_constructed_numbers():
+    gaps, gains = c5_inputs({"relu": 0.2, "tanh": 0.05}, {"relu": 0.0, "tanh": 0.03})
+    assert set(gaps.scope) == {"layer 1", "layer 2", "layer 3"}  # C2's cases: layers only
+    assert len(gaps) == 2 * 3 * 2 * 2  # activations × layers × quantities × gaps
+    relu = gaps[(gaps.activation == "relu") & (gaps.gap == "rand−desc")]
+    assert relu["mean"].to_numpy() == pytest.approx(0.2)
+    assert gaps[gaps.gap == "asc−rand"]["mean"].to_numpy() == pytest.approx(0.0, abs=1e-12)
+    assert gains.scope.tolist()[:2] == ["network", "network"]  # the whole network first
+    tanh = gains[gains.activation == "tanh"].set_index("scope")
+    # gain per seed: 0.03 + (2 - 1) × 0.001 × seed -> mean 0.031, std 0.001
+    assert tanh["mean"].to_numpy() == pytest.approx(0.031)
+    assert tanh["std"].to_numpy() == pytest.approx(0.001)
+
+
+@pytest.mark.parametrize(
+    ("desc_gaps", "gains", "verdict"),
+    [
+        ({"relu": 0.2, "sigmoid": 0.05, "tanh": 0.2}, {"relu": 0.0, "sigmoid": 0.05, "tanh": 0.0}, "agrees"),
+        ({"relu": 0.2, "sigmoid": 0.05, "tanh": 0.2}, {"relu": 0.0, "sigmoid": 0.005, "tanh": 0.0}, "partly"),
+        ({"relu": 0.2, "sigmoid": 0.195, "tanh": 0.2}, {"relu": 0.0, "sigmoid": 0.05, "tanh": 0.0}, "partly"),
+        (
+            {"relu": 0.2, "sigmoid": 0.195, "tanh": 0.2},
+            {"relu": 0.0, "sigmoid": 0.005, "tanh": 0.0},
+            "disagrees",
+        ),
+    ],
+)
+def test_claim_c5_reaches_each_verdict(desc_gaps, gains, verdict):
+    result = claim_c5(*c5_inputs(desc_gaps, gains))
+    assert result["verdict"] == verdict
+    a_differs = abs(desc_gaps["sigmoid"] - desc_gaps["relu"]) > C5_FLOOR
+    assert ("(a) the relation (C2 gaps) depends" in result["reason"]) == a_differs
+    assert "(a) the relation (C2 gaps): " in result["measured"] and "(b) the gain" in result["measured"]
+
+
+def test_claim_c5_states_the_numbers_it_rests_on():
+    result = claim_c5(*c5_inputs({"relu": 0.2, "sigmoid": 0.05}, {"relu": 0.0, "sigmoid": 0.0}))
+    assert result["verdict"] == "partly"
+    # 3 layers × 2 quantities × 2 gaps for one pair of activations; the descending gaps differ (6 of 12)
+    assert "6 of 12 activation pairs × cases differ" in result["measured"]
+    assert "sigmoid − relu -0.150 AUC (threshold 0.010)" in result["measured"]
+    assert "does not depend on the activation" in result["reason"]
+
+
+def test_c5_spread_and_floor_decide_a_case():
+    table = pd.DataFrame(
+        {
+            "scope": ["network"] * 2,
+            "activation": ["relu", "tanh"],
+            "mean": [0.10, 0.16],
+            "std": [0.01, 0.04],  # difference 0.06 <= 2 × 0.04: within the seed spread
+        }
+    )
+    contrast = activation_contrasts(table, ["scope"]).iloc[0]
+    assert contrast.difference == pytest.approx(0.06) and contrast.threshold == pytest.approx(0.08)
+    assert not contrast.differs
+    narrow = activation_contrasts(table.assign(std=[0.001, 0.002]), ["scope"]).iloc[0]
+    assert narrow.differs and narrow.threshold == pytest.approx(C5_FLOOR)  # the floor, not 2 × 0.002
+    close = activation_contrasts(table.assign(mean=[0.10, 0.108], std=0.0), ["scope"]).iloc[0]
+    assert not close.differs  # 0.008 < the floor, though the seeds agree exactly
+
+
+def test_claim_c5_needs_two_activations():
+    result = claim_c5(*c5_inputs({"relu": 0.2}, {"relu": 0.0}))
+    assert result["verdict"] == "n/a" and "relu" in result["reason"]
+
+
+def test_c5_is_judged_elsewhere_with_its_rule():
+    assert "C5" in PAPER and "C5" in ELSEWHERE and list(RULES) == list(PAPER)
+    assert str(C5_FLOOR) in RULES["C5"]["rule"] and "twice the larger" in RULES["C5"]["rule"]
+    assert "C5" in rules_table().claim.tolist()
