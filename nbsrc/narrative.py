@@ -14,7 +14,7 @@ import pandas as pd
 
 from nbsrc.analysis import ChapterResults
 from nbsrc.claims import indicator_table, separation
-from nbsrc.infoplane import MIN_FALL
+from nbsrc.infoplane import ACTIVATION_NAMES, MIN_FALL
 from nbsrc.recipes import recipe
 from nbsrc.report import num, pm, recipe_verdicts
 from nbsrc.train import TrainConfig
@@ -31,7 +31,6 @@ from nbsrc.vocabulary import (
 
 #: The paper's claims that the book does not test yet (METHOD.md section 5), by name.
 NOT_TESTED = {
-    "C5": "the relation depends on the activation function, and so does the benefit of bias balancing",
     "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
 }
 
@@ -708,3 +707,45 @@ def pruning_paragraph(accuracy: pd.DataFrame, intact: pd.DataFrame) -> str:
             text += f" The same small network trained from scratch: {_percent(scratch)}."
         paragraphs.append(text)
     return "\n\n".join(paragraphs)
+
+
+# ------------------------------------------------------------------------------ activation functions
+
+
+def activation_findings(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
+    """ "What this chapter finds" of an activation chapter: the accuracies per activation, C2 as worded for
+    each activation (its numbers; judged for ReLU only), C6 per activation and C5, every number computed.
+    ``claims``: :func:`nbsrc.activations.activation_claims`; ``accuracies``: activation, seed,
+    test_accuracy."""
+    acc = accuracies.groupby("activation", sort=False).test_accuracy
+    accuracy = "; ".join(
+        f"{ACTIVATION_NAMES.get(a, a)} {pm(*(100 * x for x in _mean_std(g)), 2)} %" for a, g in acc
+    )
+    rows = claims.set_index(["claim", "activation"])
+    c6 = ", ".join(f"{ACTIVATION_NAMES.get(a, a)} {v}" for (c, a), v in rows.verdict.items() if c == "C6")
+    c2w = "; ".join(
+        f"{ACTIVATION_NAMES.get(a, a)}: {rows.loc[(c, a), 'measured'].split(' (')[0]}"
+        for (c, a) in rows.index
+        if c == "C2w"
+    )
+    c5 = rows.loc[("C5", "all")]
+    return " ".join(
+        [
+            f"Test accuracy (mean ± std over seeds): {accuracy}.",
+            f"Within a layer, removing the neurons with the most MI or KL selectivity first (C2 as worded), "
+            f"{c2w}; the paper states C2 for ReLU networks, so the other activations' verdicts are n/a and "
+            f"their numbers are shown for comparison.",
+            f"Deeper layers cost less to ablate on equal widths (C6): {c6}.",
+            f"C5, whether the relation and the gain of bias balancing depend on the activation: "
+            f"**{c5.verdict}**. {c5.reason}",
+        ]
+    )
+
+
+def activation_claim_sentence(claims: pd.DataFrame, claim: str) -> str:
+    """Each activation's verdict on ``claim`` with its reason, one line per activation."""
+    rows = claims[claims.claim == claim]
+    return "\n".join(
+        f"- **{claim}, {ACTIVATION_NAMES.get(r.activation, 'all activations')}** ({r.verdict}): {r.reason}"
+        for r in rows.itertuples()
+    )
