@@ -17,6 +17,13 @@ from nbsrc.analysis import (
     neuron_measures,
     paired_auc_gain,
 )
+from nbsrc.chapters import (
+    ACTIVATIONS_CHAPTERS,
+    activations_setup,
+    book_chapters,
+    infoplane_setup,
+    pruning_setup,
+)
 from nbsrc.claims import (
     C5_FLOOR,
     ELSEWHERE,
@@ -29,6 +36,7 @@ from nbsrc.claims import (
     rules_table,
 )
 from nbsrc.data import Split, Splits
+from nbsrc.recipes import recipe_config
 from nbsrc.train import TrainConfig, train
 from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
 
@@ -218,3 +226,64 @@ def test_c5_is_judged_elsewhere_with_its_rule():
     assert "C5" in PAPER and "C5" in ELSEWHERE and list(RULES) == list(PAPER)
     assert str(C5_FLOOR) in RULES["C5"]["rule"] and "twice the larger" in RULES["C5"]["rule"]
     assert "C5" in rules_table().claim.tolist()
+
+
+# --------------------------------------------------------------------------------------- the chapter
+
+
+def test_activations_setup_gives_equal_width_networks_per_activation():
+    configs, settings = activations_setup(dataset="fashion_mnist", seeds=[0, 1])
+    assert list(configs) == ["relu", "sigmoid", "tanh"]
+    for activation, runs in configs.items():
+        assert [c.seed for c in runs] == [0, 1]
+        assert all(c.activation == activation and c.widths == (128, 128, 128) for c in runs)
+        assert all(c.standardize and c.lr_schedule == "cosine" for c in runs)  # the book's recipe
+        assert runs[0].epochs == recipe_config("book", "fashion_mnist").epochs
+    assert settings.ordered == SUBSET and settings.mode == "zero" and settings.n_random == 20
+
+
+@pytest.mark.parametrize(
+    ("parameters", "fragments"),
+    [
+        ({"activations": ["relu", "swish"]}, ["activations='swish'", "'relu', 'sigmoid', 'tanh'"]),
+        ({"activations": []}, ["activations=[]", "non-empty list"]),
+        ({"activations": ["relu", "relu"]}, ["activations=", "without repeats"]),
+        ({"widths": [128, 64, 32]}, ["widths=[128, 64, 32]", "equal widths"]),
+        ({"widths": []}, ["widths=[]", "equal widths"]),
+        ({"ordered": ["mutual_information", "variance"]}, ["ordered='variance'", "'kl_selectivity'"]),
+        ({"ordered": []}, ["ordered=[]", "non-empty list of quantities"]),
+        ({"seeds": []}, ["seeds=[]"]),
+        ({"n_random": 0}, ["n_random=0"]),
+        ({"recipe": "paper_v1"}, ["parameter='recipe'", "'activations'"]),
+        ({"dataset": "svhn"}, ["dataset='svhn'", "'mnist'"]),
+    ],
+)
+def test_activations_setup_names_the_bad_parameter_and_what_is_allowed(parameters, fragments):
+    with raises_with(*fragments):
+        activations_setup(**parameters)
+
+
+def test_setup_each_serves_the_recipe_chapters():
+    configs, _, _ = infoplane_setup(recipes=["paper_v1"], seeds=[3])
+    assert list(configs) == ["paper_v1"] and configs["paper_v1"][0].activation == "sigmoid"
+    configs, _, _ = pruning_setup(recipes=["book", "paper_v1"], seeds=[0])
+    assert list(configs) == ["book", "paper_v1"]
+    for setup in (infoplane_setup, pruning_setup):
+        with raises_with("recipes=[]", "non-empty list"):
+            setup(recipes=[])
+        with raises_with("recipe='nope'"):
+            setup(recipes=["nope"])
+
+
+def test_activation_chapters_are_in_the_book_and_read_by_the_summary():
+    chapters = {c.name: c for c in book_chapters()}
+    for dataset in ("mnist", "fashion_mnist", "cifar10"):
+        chapter = chapters[f"activations_{dataset}"]
+        assert chapter.template == "activations" and chapter.datasets == (dataset,)
+        assert chapter.parameters["results_name"] == f"activations_{dataset}"
+        assert f"activations_{dataset}" in chapters["summary"].after
+        assert f"results/activations_{dataset}-*" in chapters["summary"].reads
+    assert chapters["summary"].parameters["activation_results"] == list(ACTIVATIONS_CHAPTERS)
+    smoke = {c.name: c for c in book_chapters(smoke=True)}["activations_mnist"]
+    activations_setup(**smoke.parameters)  # the smoke parameters are valid
+    assert smoke.parameters["seeds"] == [0] and smoke.parameters["test_limit"] is not None
