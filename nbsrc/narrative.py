@@ -372,15 +372,28 @@ def dataset_contrast(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
     )
 
 
-def write_intro_summary(claims: pd.DataFrame, indicators: pd.DataFrame, results_dir: str | Path) -> Path:
-    """Write ``<results_dir>/summary.md`` for the intro: the answer, the verdicts, the untested claims."""
-    from nbsrc.report import verdict_matrix
+def write_intro_summary(
+    claims: pd.DataFrame,
+    indicators: pd.DataFrame,
+    results_dir: str | Path,
+    activation_claims: pd.DataFrame | None = None,
+) -> Path:
+    """Write ``<results_dir>/summary.md`` for the intro: the answer, the verdicts (and, when given, those
+    of the activation chapters: C5, and C2 and C6 per activation on equal widths), the untested claims."""
+    from nbsrc.report import activation_verdicts, verdict_matrix
 
+    activations = ""
+    if activation_claims is not None:
+        activations = (
+            "\n\nOn networks of equal widths with ReLU, sigmoid and tanh (the activation chapters):\n\n"
+            + activation_verdicts(activation_claims).to_markdown(index=False)
+        )
     path = Path(results_dir) / "summary.md"
     path.write_text(
         summary_answer(claims, indicators)
         + "\n\n"
         + verdict_matrix(claims).to_markdown()
+        + activations
         + "\n\nNot tested yet:\n\n"
         + not_tested()
         + "\n"
@@ -749,3 +762,23 @@ def activation_claim_sentence(claims: pd.DataFrame, claim: str) -> str:
         f"- **{claim}, {ACTIVATION_NAMES.get(r.activation, 'all activations')}** ({r.verdict}): {r.reason}"
         for r in rows.itertuples()
     )
+
+
+def activation_summary(claims: pd.DataFrame) -> str:
+    """The summary's paragraph on the activation chapters: C5 per dataset with its reason, and C6 on equal
+    widths per dataset and activation (``join_results`` of the activation chapters' claims)."""
+    from nbsrc.report import base_dataset
+
+    rows = claims.assign(dataset=claims.dataset.map(base_dataset))
+    c5 = rows[rows.claim == "C5"]
+    lines = [f"- **C5, {TITLES[r.dataset]}** ({r.verdict}): {r.reason}" for r in c5.itertuples()]
+    c6 = rows[rows.claim == "C6"]
+    agree = c6[c6.verdict == "agrees"]
+    cases = ", ".join(
+        f"{TITLES[r.dataset]} {ACTIVATION_NAMES.get(r.activation, r.activation)}" for r in agree.itertuples()
+    )
+    lines.append(
+        f"- **C6 on equal widths**: deeper layers cost strictly less to ablate in {len(agree)} of {len(c6)} "
+        f"dataset × activation cases" + (f" ({cases})." if cases else ".")
+    )
+    return "\n".join(lines)
