@@ -4,12 +4,16 @@ set-up and its parameter checks, and the chapter's tables."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from helpers import raises_with
 
+from nbsrc import activations as act
+from nbsrc import narrative
 from nbsrc.analysis import (
     AnalysisSettings,
     ablation_curves,
@@ -37,6 +41,7 @@ from nbsrc.claims import (
 )
 from nbsrc.data import Split, Splits
 from nbsrc.recipes import recipe_config
+from nbsrc.report import activation_verdicts
 from nbsrc.train import TrainConfig, train
 from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
 
@@ -287,3 +292,69 @@ def test_activation_chapters_are_in_the_book_and_read_by_the_summary():
     smoke = {c.name: c for c in book_chapters(smoke=True)}["activations_mnist"]
     activations_setup(**smoke.parameters)  # the smoke parameters are valid
     assert smoke.parameters["seeds"] == [0] and smoke.parameters["test_limit"] is not None
+
+
+# ------------------------------------------------------------------------- claims, summary and prose
+
+
+def fake_results(desc_gaps: dict[str, float], gains: dict[str, float]) -> act.ActivationResults:
+    zero = {a: SimpleNamespace(auc=auc_table(g)) for a, g in desc_gaps.items()}
+    mean = {a: SimpleNamespace(auc=auc_table(desc_gaps[a], gains[a], jitter=0.002)) for a in desc_gaps}
+    paired = {a: paired_auc_gain(zero[a].auc, mean[a].auc) for a in zero}
+    return act.ActivationResults(zero, mean, paired)
+
+
+def chapter_claims() -> pd.DataFrame:
+    results = fake_results(
+        {"relu": 0.2, "sigmoid": 0.05, "tanh": 0.2}, {"relu": 0.0, "sigmoid": 0.05, "tanh": 0.0}
+    )
+    return act.activation_claims(results)
+
+
+def test_activation_claims_judge_c2_and_c6_per_activation_and_c5_across():
+    claims = chapter_claims()
+    assert list(claims.columns) == act.CLAIM_COLUMNS
+    assert list(zip(claims.claim, claims.activation, strict=True)) == [
+        *((c, a) for c in ("C2", "C2w", "C6") for a in ("relu", "sigmoid", "tanh")),
+        ("C5", "all"),
+    ]
+    verdict = claims.set_index(["claim", "activation"]).verdict
+    assert verdict[("C2w", "relu")] == "agrees"  # descending 0.2 below the random centre, band ±0.02
+    assert verdict[("C2", "sigmoid")] == "n/a" and verdict[("C2w", "tanh")] == "n/a"  # stated for ReLU
+    assert verdict[("C6", "relu")] == "disagrees"  # every layer's random orders at the same centre
+    assert verdict[("C5", "all")] == "agrees"
+    assert (claims.paper == claims.claim.map(PAPER)).all()
+
+
+def test_activation_verdicts_table_and_summary_prose(tmp_path):
+    claims = chapter_claims()
+    joined = pd.concat(
+        [claims.assign(dataset="activations_fashion_mnist"), claims.assign(dataset="activations_mnist")]
+    )
+    table = activation_verdicts(joined)
+    assert list(table.columns) == ["claim", "dataset", "ReLU", "sigmoid", "tanh", "across activations"]
+    assert table[["claim", "dataset"]].values.tolist()[:2] == [["C2", "MNIST"], ["C2", "Fashion-MNIST"]]
+    c5 = table[table.claim == "C5"]
+    assert c5["across activations"].tolist() == ["agrees", "agrees"] and (c5.ReLU == "–").all()
+    assert (table[table.claim == "C6"]["across activations"] == "–").all()
+    text = narrative.activation_summary(joined)
+    assert text.count("**C5, ") == 2 and "**C5, MNIST** (agrees)" in text
+    assert "in 0 of 6 dataset × activation cases." in text  # C6 disagrees everywhere here
+
+
+def test_activation_findings_carry_the_computed_numbers():
+    claims = chapter_claims()
+    accuracies = pd.DataFrame(
+        {
+            "activation": ["relu", "relu", "tanh", "tanh"],
+            "seed": [0, 1, 0, 1],
+            "test_accuracy": [0.9, 0.92, 0.8, 0.8],
+        }
+    )
+    text = narrative.activation_findings(claims.query("activation in ['relu', 'tanh', 'all']"), accuracies)
+    assert "ReLU 91.00 ± 1.41 %; tanh 80.00 ± 0.00 %" in text
+    assert (
+        "C5, whether the relation and the gain of bias balancing depend on the activation: **agrees**" in text
+    )
+    assert "(C6): ReLU disagrees, tanh disagrees" in text
+    assert "ReLU: descending below the band in every seed in 6/6 layer×quantity cases" in text
