@@ -358,3 +358,31 @@ def test_activation_findings_carry_the_computed_numbers():
     )
     assert "(C6): ReLU disagrees, tanh disagrees" in text
     assert "ReLU: descending below the band in every seed in 6/6 layer×quantity cases" in text
+
+
+def test_intro_summary_lists_the_activation_verdicts(tmp_path):
+    indicators = pd.DataFrame(
+        [
+            {
+                "dataset": "mnist",
+                "scope": s,
+                "quantity": q,
+                "desc_below": 1.0,
+                "asc_above": 0.0,
+                "good": False,
+            }
+            for s in ("network", "layer 1")
+            for q in ("entropy", "mutual_information", "kl_selectivity", "csi")
+        ]
+    )
+    claims = pd.DataFrame(
+        {"dataset": ["mnist"], "claim": ["C1"], "verdict": ["agrees"], "paper": [PAPER["C1"]]}
+    )
+    without = narrative.write_intro_summary(claims, indicators, tmp_path).read_text()
+    assert "activation chapters" not in without
+    joined = chapter_claims().assign(dataset="activations_mnist")
+    text = narrative.write_intro_summary(claims, indicators, tmp_path, joined).read_text()
+    assert "On networks of equal widths with ReLU, sigmoid and tanh (the activation chapters)" in text
+    c5 = next(line for line in text.splitlines() if line.startswith("| C5 "))
+    assert [cell.strip() for cell in c5.strip("|").split("|")] == ["C5", "MNIST", "–", "–", "–", "agrees"]
+    assert "- **C5**" not in text and "- **C9**" in text  # C5 is no longer among the untested claims
