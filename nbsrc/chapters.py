@@ -315,6 +315,18 @@ def infoplane_chapter(dataset: str, **parameters: Any) -> Chapter:
 INFOPLANE_CHAPTERS = tuple(f"infoplane_{dataset}" for dataset in DATASETS)
 
 
+#: How the chapters that measure networks of their own kind (pruning, activations) measure them, and the
+#: smoke limits they take.
+MEASUREMENT_PARAMETERS: dict[str, Any] = {
+    "quantizer": "binary",
+    "n_bins": 2,
+    "bias_correction": None,
+    "val_size": 10000,
+    "train_limit": None,
+    "val_limit": None,
+    "test_limit": None,
+}
+
 #: The pruning chapter's parameters: the recipes whose networks it prunes (from the model cache), those
 #: that also get the small networks trained from scratch (the recipe's full training per kept fraction and
 #: seed: the paper's batch-32 recipe is left out for its cost), the kept fractions, the fine-tuning steps.
@@ -326,13 +338,7 @@ PRUNING_PARAMETERS: dict[str, Any] = {
     "epochs": None,
     "kept": list(KEPT),
     "fine_tune_steps": FINE_TUNE_STEPS,
-    "quantizer": "binary",
-    "n_bins": 2,
-    "bias_correction": None,
-    "val_size": 10000,
-    "train_limit": None,
-    "val_limit": None,
-    "test_limit": None,
+    **MEASUREMENT_PARAMETERS,
     "results_dir": "results",
 }
 
@@ -382,13 +388,7 @@ ACTIVATIONS_PARAMETERS: dict[str, Any] = {
     "epochs": None,
     "ordered": ["mutual_information", "kl_selectivity"],
     "n_random": 20,
-    "quantizer": "binary",
-    "n_bins": 2,
-    "bias_correction": None,
-    "val_size": 10000,
-    "train_limit": None,
-    "val_limit": None,
-    "test_limit": None,
+    **MEASUREMENT_PARAMETERS,
     "results_dir": "results",
     "results_name": None,
 }

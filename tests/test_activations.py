@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from helpers import raises_with
+from test_analysis import N_CLASSES, N_FEATURES, synthetic_split
 
 from nbsrc import activations as act
 from nbsrc import narrative
@@ -39,7 +40,7 @@ from nbsrc.claims import (
     claim_c5,
     rules_table,
 )
-from nbsrc.data import Split, Splits
+from nbsrc.data import Splits
 from nbsrc.recipes import recipe_config
 from nbsrc.report import activation_verdicts
 from nbsrc.train import TrainConfig, train
@@ -47,22 +48,14 @@ from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-N_FEATURES, WIDTHS, N_CLASSES = 10, (6, 6, 6), 3
+WIDTHS = (6, 6, 6)
 SUBSET = ("mutual_information", "kl_selectivity")
-
-
-def _split(n: int, generator: torch.Generator) -> Split:
-    y = torch.randint(0, N_CLASSES, (n,), generator=generator)
-    centres = torch.zeros(N_CLASSES, N_FEATURES)
-    for c in range(N_CLASSES):
-        centres[c, 3 * c : 3 * c + 3] = 2.0
-    return Split(x=torch.randn(n, N_FEATURES, generator=generator) + centres[y], y=y)
 
 
 @pytest.fixture(scope="module")
 def splits() -> Splits:
     gen = torch.Generator().manual_seed(3)
-    train_split, val, test = (_split(n, gen) for n in (240, 100, 50))
+    train_split, val, test = (synthetic_split(n, gen) for n in (240, 100, 50))
     return Splits(train_split, val, test, "synthetic", (N_FEATURES,), N_CLASSES, "synthetic")
 
 
