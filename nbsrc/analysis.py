@@ -4,9 +4,8 @@ For each trained network (one per seed) :func:`analyse_network` computes, on the
 the per-neuron quantities of METHOD.md section 3, then the cumulative-ablation curves on the test
 split for every scope (the whole network and each hidden layer), every quantity (or the settings'
 ``ordered`` subset) in ascending and descending order, and ``n_random`` random orders. A network's
-results are cached on disk
-(atomically, keyed by the network and the settings), so an interrupted chapter resumes where it
-stopped. :func:`run_chapter` does this for all seeds and returns long-format tables.
+results are cached on disk (atomically, keyed by the network and the settings), so an interrupted
+chapter resumes where it stopped. :func:`run_chapter` does this for all seeds and returns long-format tables.
 """
 
 from __future__ import annotations
