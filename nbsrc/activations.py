@@ -22,6 +22,7 @@ from nbsrc.analysis import AnalysisSettings, ChapterResults, paired_auc_gain, ru
 from nbsrc.claims import PAPER, activation_gains, activation_gaps, claim_c2, claim_c2w, claim_c5, claim_c6
 from nbsrc.claims import indicator_table as _indicator_table
 from nbsrc.infoplane import ACTIVATION_NAMES
+from nbsrc.recipes import recipe_config
 from nbsrc.report import pm, save_result
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import SHORT, layer_scopes
@@ -163,6 +164,47 @@ def gains_table(gains: pd.DataFrame) -> str:
         columns=ACTIVATION_NAMES
     )
     return table.reset_index().to_markdown(index=False)
+
+
+def reference_table(
+    claims: pd.DataFrame, results: ActivationResults, results_dir: str | Path, dataset: str
+) -> str:
+    """This chapter's networks beside today's default for reference (the dataset chapter's networks, the
+    book's recipe, read from its result files ``<results_dir>/<dataset>-claims.csv`` and ``-accuracy.csv``):
+    per network, the test accuracy (mean ± std over seeds) and the verdicts on C2, C2w and C6, Markdown.
+    Without those files the table shows this chapter's networks and a line says how to add the reference."""
+    rows = []
+    folder = Path(results_dir)
+    files = [folder / f"{dataset}-{kind}.csv" for kind in ("claims", "accuracy")]
+    if all(f.exists() for f in files):
+        reference = pd.read_csv(files[0], keep_default_na=False).set_index("claim").verdict
+        acc = pd.read_csv(files[1]).test_accuracy * 100
+        widths = "-".join(map(str, recipe_config("book", dataset).widths))
+        rows.append(
+            {
+                "network": f"ReLU {widths} (the dataset chapter, for reference)",
+                "test accuracy [%]": pm(acc.mean(), acc.std() if len(acc) > 1 else 0.0, 2),
+                **{c: reference.get(c, "–") for c in PER_ACTIVATION},
+            }
+        )
+    verdicts = claims.set_index(["claim", "activation"]).verdict
+    for activation, run in results.zero.items():
+        acc = run.accuracies.test_accuracy * 100
+        widths = "-".join(map(str, run.configs[0].widths))
+        rows.append(
+            {
+                "network": f"{ACTIVATION_NAMES[activation]} {widths}",
+                "test accuracy [%]": pm(acc.mean(), acc.std() if len(acc) > 1 else 0.0, 2),
+                **{c: verdicts[(c, activation)] for c in PER_ACTIVATION},
+            }
+        )
+    table = pd.DataFrame(rows).to_markdown(index=False)
+    if len(rows) == len(results.zero):
+        table += (
+            f"\n\nThe reference (today's default networks) appears here once the dataset chapter's results "
+            f"are in `{folder / dataset}-claims.csv` and `-accuracy.csv`."
+        )
+    return table
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:

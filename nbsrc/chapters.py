@@ -422,7 +422,9 @@ def activations_chapter(dataset: str, **parameters: Any) -> Chapter:
     name = f"activations_{dataset}"
     full = {**ACTIVATIONS_PARAMETERS, "results_name": name, **parameters, "dataset": dataset}
     title = f"{TITLES[dataset]}: activation functions on equal widths"
-    return Chapter(name, "activations", full, title=title, datasets=(dataset,))
+    # the dataset chapter's results, shown for reference (today's default networks)
+    reads = tuple(f"{full['results_dir']}/{dataset}-{kind}.csv" for kind in ("claims", "accuracy"))
+    return Chapter(name, "activations", full, title=title, datasets=(dataset,), reads=reads, after=(dataset,))
 
 
 #: A smoke run of an activation chapter also narrows its networks (each activation trains and ablates).

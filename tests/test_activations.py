@@ -291,7 +291,12 @@ def test_activation_chapters_are_in_the_book_and_read_by_the_summary():
 
 
 def fake_results(desc_gaps: dict[str, float], gains: dict[str, float]) -> act.ActivationResults:
-    zero = {a: SimpleNamespace(auc=auc_table(g)) for a, g in desc_gaps.items()}
+    accuracies = pd.DataFrame({"seed": [0, 1], "test_accuracy": [0.9, 0.92]})
+    configs = [SimpleNamespace(widths=(8, 8, 8))]
+    zero = {
+        a: SimpleNamespace(auc=auc_table(g), accuracies=accuracies, configs=configs)
+        for a, g in desc_gaps.items()
+    }
     mean = {a: SimpleNamespace(auc=auc_table(desc_gaps[a], gains[a], jitter=0.002)) for a in desc_gaps}
     paired = {a: paired_auc_gain(zero[a].auc, mean[a].auc) for a in zero}
     return act.ActivationResults(zero, mean, paired)
@@ -379,3 +384,37 @@ def test_intro_summary_lists_the_activation_verdicts(tmp_path):
     c5 = next(line for line in text.splitlines() if line.startswith("| C5 "))
     assert [cell.strip() for cell in c5.strip("|").split("|")] == ["C5", "MNIST", "–", "–", "–", "agrees"]
     assert "- **C5**" not in text and "- **C9**" in text  # C5 is no longer among the untested claims
+
+
+def test_reference_table_sets_todays_default_beside_the_activations(tmp_path):
+    results = fake_results({"relu": 0.2, "tanh": 0.2}, {"relu": 0.0, "tanh": 0.05})
+    claims = act.activation_claims(results)
+    without = act.reference_table(claims, results, tmp_path, "mnist")
+    assert "for reference" not in without.split("\n\n")[0] and "once the dataset chapter's results" in without
+    reference = pd.DataFrame(
+        {"claim": ["C2", "C2w", "C6", "C1"], "verdict": ["partly", "agrees", "n/a", "agrees"]}
+    )
+    reference.to_csv(tmp_path / "mnist-claims.csv", index=False)
+    pd.DataFrame({"seed": [0, 1, 2], "test_accuracy": [0.98, 0.98, 0.98]}).to_csv(
+        tmp_path / "mnist-accuracy.csv", index=False
+    )
+    table = act.reference_table(claims, results, tmp_path, "mnist")
+    lines = table.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["network", "test accuracy [%]", "C2", "C2w", "C6"]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert cells[0] == [
+        "ReLU 512-256-128 (the dataset chapter, for reference)",
+        "98.00 ± 0.00",
+        "partly",
+        "agrees",
+        "n/a",
+    ]
+    assert cells[1][:2] == ["ReLU 8-8-8", "91.00 ± 1.41"] and cells[2][0] == "tanh 8-8-8"
+    assert "once the dataset chapter's results" not in table
+
+
+def test_activation_chapters_read_the_dataset_chapters_results():
+    chapter = {c.name: c for c in book_chapters()}["activations_cifar10"]
+    assert chapter.after == ("cifar10",)
+    assert chapter.reads == ("results/cifar10-claims.csv", "results/cifar10-accuracy.csv")
