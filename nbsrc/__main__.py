@@ -57,6 +57,7 @@ TEMPLATE_KINDS = {
     "estimators": (chapters.estimator_setup, chapters.estimator_chapter),
     "infoplane": (chapters.infoplane_setup, chapters.infoplane_chapter),
     "pruning": (chapters.pruning_setup, chapters.pruning_chapter),
+    "activations": (chapters.activations_setup, chapters.activations_chapter),
 }
 
 
@@ -98,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         + "; the infoplane template takes "
         + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.INFOPLANE_PARAMETERS if k != "dataset")
         + "; the pruning template takes "
-        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.PRUNING_PARAMETERS if k != "dataset"),
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.PRUNING_PARAMETERS if k != "dataset")
+        + "; the activations template takes "
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ACTIVATIONS_PARAMETERS if k != "dataset"),
     )
     chapter.add_argument("dataset", choices=DATASETS)
     chapter.add_argument(
         "--template",
         choices=tuple(TEMPLATE_KINDS),
         default="dataset",
-        help="the chapter template: dataset (default), estimators, infoplane or pruning",
+        help="the chapter template: dataset (default), estimators, infoplane, pruning or activations",
     )
     chapter.add_argument(
         "--output", type=Path, help="where to write the executed notebook (default: ./<dataset>-rerun.ipynb)"

@@ -2,10 +2,10 @@
 
 For each trained network (one per seed) :func:`analyse_network` computes, on the validation split,
 the per-neuron quantities of METHOD.md section 3, then the cumulative-ablation curves on the test
-split for every scope (the whole network and each hidden layer), every quantity in ascending and
-descending order, and ``n_random`` random orders. A network's results are cached on disk
-(atomically, keyed by the network and the settings), so an interrupted chapter resumes where it
-stopped. :func:`run_chapter` does this for all seeds and returns long-format tables.
+split for every scope (the whole network and each hidden layer), every quantity (or the settings'
+``ordered`` subset) in ascending and descending order, and ``n_random`` random orders. A network's
+results are cached on disk (atomically, keyed by the network and the settings), so an interrupted
+chapter resumes where it stopped. :func:`run_chapter` does this for all seeds and returns long-format tables.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class AnalysisSettings:
     n_random: int = 20
     val_limit: int | None = None  # measure on the first n validation samples only (smoke runs)
     test_limit: int | None = None  # evaluate on the first n test samples only (smoke runs)
+    #: The quantities that get ordered curves (ascending and descending), in the book's order; None: every
+    #: quantity. Every quantity is measured either way; the random orders are computed for every scope.
+    ordered: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_choice("quantizer", self.quantizer, QUANTIZERS)
@@ -68,13 +71,39 @@ class AnalysisSettings:
         for name in ("val_limit", "test_limit"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 10)
+        if self.ordered is not None:
+            if (
+                isinstance(self.ordered, str)
+                or not isinstance(self.ordered, list | tuple)
+                or not self.ordered
+            ):
+                fail(
+                    "ordered",
+                    self.ordered,
+                    f"must be None or a non-empty list of quantities from {QUANTITIES}",
+                )
+            for quantity in self.ordered:
+                check_choice("ordered", quantity, QUANTITIES)
+            # one spelling per subset (the book's order, no repeats), so equal subsets share a cache key
+            object.__setattr__(self, "ordered", tuple(q for q in QUANTITIES if q in self.ordered))
+
+    @property
+    def ordered_quantities(self) -> tuple[str, ...]:
+        """The quantities whose ordered curves the analysis computes (every quantity by default)."""
+        return QUANTITIES if self.ordered is None else self.ordered
 
     def key(self, network_key: str, device: str | torch.device = "cpu") -> str:
         """Cache key of one network's analysis: SHA-256 over everything that changes a result (these
         settings, the quantities and directions, the random-order seeding, the engine and its dtype,
-        the network's own key, the device kind) and the analysis code version."""
+        the network's own key, the device kind) and the analysis code version. With ``ordered`` at its
+        default (None) the payload is the same as before the field existed, so earlier caches stay valid."""
+        settings = asdict(self)
+        if self.ordered is None:
+            del settings["ordered"]
+        else:
+            settings["ordered"] = list(self.ordered)
         payload = {
-            "settings": asdict(self),
+            "settings": settings,
             "quantities": QUANTITIES,
             "directions": DIRECTIONS,
             "random_seeding": RANDOM_SEEDING,
@@ -161,7 +190,8 @@ def ablation_curves(
     device: str | torch.device | None = None,
     seconds: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Accuracy curves keyed "scope|quantity|direction" ([n+1]) and "scope|random|random" ([R, n+1]).
+    """Accuracy curves keyed "scope|quantity|direction" ([n+1]) and "scope|random|random" ([R, n+1]); the
+    ordered curves of the settings' ``ordered_quantities`` only.
 
     ``seconds``, when given, receives the wall time spent on the "ordered" and the "random" curves.
     """
@@ -169,7 +199,8 @@ def ablation_curves(
     means = ablation_means(model, splits, settings)
     intact = model.hidden_outputs(x_test)  # shared by every curve: the layers below an ablation
     scopes = scope_names(len(model.widths))
-    total = len(scopes) * (len(QUANTITIES) * len(DIRECTIONS) + settings.n_random)
+    quantities = settings.ordered_quantities
+    total = len(scopes) * (len(quantities) * len(DIRECTIONS) + settings.n_random)
     bar = tqdm(total=total, desc=f"ablation seed {seed}", disable=not progress, leave=False)
     curves: dict[str, np.ndarray] = {}
     spent = {"ordered": 0.0, "random": 0.0}
@@ -195,7 +226,7 @@ def ablation_curves(
             bar.update()
             return result
 
-        for quantity in QUANTITIES:
+        for quantity in quantities:
             per_layer = measures[quantity]
             scores = np.concatenate(per_layer) if scope == "network" else per_layer[scope_arg]
             for direction in DIRECTIONS:
@@ -239,7 +270,7 @@ def analyse_network(
     path = cache_root(cache) / "analysis" / f"{settings.key(trained.key, resolve_device(device))}.npz"
     expected = {"test_accuracy", *(f"measure|{q}|{i}" for q in QUANTITIES for i in range(n_layers))}
     for scope in scope_names(n_layers):
-        expected |= {f"curve|{scope}|{q}|{d}" for q in QUANTITIES for d in DIRECTIONS}
+        expected |= {f"curve|{scope}|{q}|{d}" for q in settings.ordered_quantities for d in DIRECTIONS}
         expected.add(f"curve|{scope}|random|random")
 
     def read(file: Path) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,11 +42,12 @@ from nbsrc.checks import check_choice, check_int, fail
 from nbsrc.data import DATASETS, fingerprint
 from nbsrc.estimators import N_BOOT, SIZES, check_sizes
 from nbsrc.infoplane import FIRST_EPOCH_POINTS
+from nbsrc.models import ACTIVATIONS
 from nbsrc.pruning import FINE_TUNE_STEPS, KEPT, kept_widths
 from nbsrc.recipes import recipe_config
 from nbsrc.storage import file_sha256
 from nbsrc.train import TrainConfig, first_epoch_steps
-from nbsrc.vocabulary import TITLES, counted
+from nbsrc.vocabulary import QUANTITIES, TITLES, counted
 
 # The package, wherever it is installed; its templates ship with it (package data).
 PACKAGE = Path(__file__).resolve().parent
@@ -142,6 +143,21 @@ def dataset_setup(**parameters: Any) -> tuple[list[TrainConfig], AnalysisSetting
         val_limit=p["val_limit"],
         test_limit=p["test_limit"],
     )
+    return configs, settings
+
+
+def setup_each(
+    plural: str, values: Any, singular: str, example: str, **parameters: Any
+) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings]:
+    """The dataset chapter's set-up once per value of a list parameter (``plural``, e.g. "recipes"), each
+    value given as the dataset parameter ``singular`` (e.g. "recipe"): one list of training configs (one
+    per seed) per value, and the settings (the same for every value). ``values`` must be a non-empty list
+    without repeats (``example`` shows one in the error)."""
+    if not isinstance(values, list | tuple) or not values or len(set(values)) != len(values):
+        check_choice(plural, values, [f"a non-empty list without repeats, e.g. {example}"])
+    configs, settings = {}, None
+    for value in values:
+        configs[value], settings = dataset_setup(**parameters, **{singular: value})
     return configs, settings
 
 
@@ -256,6 +272,9 @@ def estimator_chapter(dataset: str, **parameters: Any) -> Chapter:
 ESTIMATOR_CHAPTERS = tuple(f"estimators_{dataset}" for dataset in DATASETS)
 
 
+#: How a list of recipes is written (for the errors of the chapters that take one).
+RECIPES_EXAMPLE = "['book', 'paper_v1']"
+
 #: The information-plane chapter's parameters: the recipes whose networks it records (ReLU and sigmoid:
 #: the networks of the dataset chapters and of the paper-setting chapters), seeds and the measurement.
 INFOPLANE_PARAMETERS: dict[str, Any] = {
@@ -280,12 +299,8 @@ def infoplane_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], An
         check_choice("parameter", name, INFOPLANE_PARAMETERS)
     p = {**INFOPLANE_PARAMETERS, **parameters}
     recipes, points = p.pop("recipes"), p.pop("first_epoch_points")
-    if not isinstance(recipes, list | tuple) or not recipes:
-        check_choice("recipes", recipes, ["a non-empty list of recipes, e.g. ['book', 'paper_v1']"])
+    configs, settings = setup_each("recipes", recipes, "recipe", RECIPES_EXAMPLE, **p)
     first_epoch_steps(1, points)  # checks the number of points
-    configs, settings = {}, None
-    for name in recipes:
-        configs[name], settings = dataset_setup(**p, recipe=name)
     return configs, settings, points
 
 
@@ -300,6 +315,18 @@ def infoplane_chapter(dataset: str, **parameters: Any) -> Chapter:
 INFOPLANE_CHAPTERS = tuple(f"infoplane_{dataset}" for dataset in DATASETS)
 
 
+#: How the chapters that measure networks of their own kind (pruning, activations) measure them, and the
+#: smoke limits they take.
+MEASUREMENT_PARAMETERS: dict[str, Any] = {
+    "quantizer": "binary",
+    "n_bins": 2,
+    "bias_correction": None,
+    "val_size": 10000,
+    "train_limit": None,
+    "val_limit": None,
+    "test_limit": None,
+}
+
 #: The pruning chapter's parameters: the recipes whose networks it prunes (from the model cache), those
 #: that also get the small networks trained from scratch (the recipe's full training per kept fraction and
 #: seed: the paper's batch-32 recipe is left out for its cost), the kept fractions, the fine-tuning steps.
@@ -311,13 +338,7 @@ PRUNING_PARAMETERS: dict[str, Any] = {
     "epochs": None,
     "kept": list(KEPT),
     "fine_tune_steps": FINE_TUNE_STEPS,
-    "quantizer": "binary",
-    "n_bins": 2,
-    "bias_correction": None,
-    "val_size": 10000,
-    "train_limit": None,
-    "val_limit": None,
-    "test_limit": None,
+    **MEASUREMENT_PARAMETERS,
     "results_dir": "results",
 }
 
@@ -331,8 +352,7 @@ def pruning_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], Anal
     recipes = p.pop("recipes")
     options = {name: p.pop(name) for name in ("scratch_recipes", "kept", "fine_tune_steps")}
     p.pop("results_dir")
-    if not isinstance(recipes, list | tuple) or not recipes:
-        check_choice("recipes", recipes, ["a non-empty list of recipes, e.g. ['book', 'paper_v1']"])
+    configs, settings = setup_each("recipes", recipes, "recipe", RECIPES_EXAMPLE, **p)
     for name in options["scratch_recipes"]:
         check_choice("scratch_recipes", name, recipes)
     if not isinstance(options["kept"], list | tuple) or not options["kept"]:
@@ -340,9 +360,6 @@ def pruning_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], Anal
     for fraction in options["kept"]:
         kept_widths((1,), fraction)
     check_int("fine_tune_steps", options["fine_tune_steps"], 1)
-    configs, settings = {}, None
-    for name in recipes:
-        configs[name], settings = dataset_setup(**p, recipe=name)
     return configs, settings, options
 
 
@@ -358,6 +375,65 @@ def pruning_chapter(dataset: str, **parameters: Any) -> Chapter:
 PRUNING_CHAPTERS = tuple(f"pruning_{dataset}" for dataset in DATASETS)
 
 
+#: The activation chapter's parameters (issue 8): networks of one shape with equal widths, one per
+#: activation and seed, the book's recipe otherwise; ordered curves for MI and KL selectivity only (every
+#: quantity is measured), zero ablation and bias balancing. Widths 128, not the issue's example 256: sigmoid
+#: and tanh neurons are never silent, so every ablation step sends all test rows through the layers above,
+#: and the cost grows with the cube of the width (2 CPU cores).
+ACTIVATIONS_PARAMETERS: dict[str, Any] = {
+    "dataset": "mnist",
+    "activations": list(ACTIVATIONS),
+    "widths": [128, 128, 128],
+    "seeds": [0, 1, 2],
+    "epochs": None,
+    "ordered": ["mutual_information", "kl_selectivity"],
+    "n_random": 20,
+    **MEASUREMENT_PARAMETERS,
+    "results_dir": "results",
+    "results_name": None,
+}
+
+
+def activations_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings]:
+    """Validate an activation chapter's parameters; return the training configs per activation (the book's
+    recipe with the chapter's equal ``widths``, one per seed) and the zero-ablation settings, whose ordered
+    curves are those of ``ordered`` (bias balancing is the same settings with mode "mean")."""
+    for name in parameters:
+        check_choice("parameter", name, ACTIVATIONS_PARAMETERS)
+    p = {**ACTIVATIONS_PARAMETERS, **parameters}
+    activations, ordered = p.pop("activations"), p.pop("ordered")
+    p.pop("results_dir"), p.pop("results_name")
+    if isinstance(activations, list | tuple):
+        for name in activations:
+            check_choice("activations", name, ACTIVATIONS)
+    widths = p["widths"]
+    if not isinstance(widths, list | tuple) or not widths or len(set(widths)) != 1:
+        check_choice("widths", widths, ["a non-empty list of equal widths, e.g. [128, 128, 128]"])
+    if not isinstance(ordered, list | tuple) or not ordered:
+        check_choice("ordered", ordered, [f"a non-empty list of quantities from {list(QUANTITIES)}"])
+    p["widths"] = tuple(widths)
+    configs, settings = setup_each("activations", activations, "activation", str(list(ACTIVATIONS)), **p)
+    return configs, replace(settings, ordered=tuple(ordered))
+
+
+def activations_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """Activation functions on equal widths (C2 per activation, C5, C6 re-tested) on one dataset; its
+    results are saved as ``activations_<dataset>-*`` for the summary."""
+    name = f"activations_{dataset}"
+    full = {**ACTIVATIONS_PARAMETERS, "results_name": name, **parameters, "dataset": dataset}
+    title = f"{TITLES[dataset]}: activation functions on equal widths"
+    # the dataset chapter's results, shown for reference (today's default networks)
+    reads = tuple(f"{full['results_dir']}/{dataset}-{kind}.csv" for kind in ("claims", "accuracy"))
+    return Chapter(name, "activations", full, title=title, datasets=(dataset,), reads=reads, after=(dataset,))
+
+
+#: A smoke run of an activation chapter also narrows its networks (each activation trains and ablates).
+ACTIVATIONS_SMOKE: dict[str, Any] = {"widths": [32, 32, 32]}
+
+#: The activation chapters, one per dataset.
+ACTIVATIONS_CHAPTERS = tuple(f"activations_{dataset}" for dataset in DATASETS)
+
+
 def _smoke(parameters: dict[str, Any], accepted: dict[str, Any]) -> dict[str, Any]:
     """The smoke parameters a kind of chapter accepts."""
     return {k: v for k, v in parameters.items() if k in accepted}
@@ -367,14 +443,16 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
     """The book's chapters in execution order: the method, one per dataset on the information plane (it
     trains the networks of the dataset and paper-setting chapters while recording them), one per dataset,
     one per dataset under each other recipe (the paper's setting, raw inputs with a constant learning
-    rate), one per dataset on the estimators, the summary."""
+    rate), one per dataset on the estimators, the pruning and the activation functions, the summary."""
     extra = SMOKE_PARAMETERS if smoke else {}
+    activation_smoke = ACTIVATIONS_SMOKE if smoke else {}
     others = [recipe_chapter(r, d, **extra) for r in RECIPE_CHAPTERS for d in datasets]
     for chapter in [*(dataset_chapter(d, **extra) for d in datasets), *others]:
         dataset_setup(**chapter.parameters)  # fail fast on bad parameters
     results_dir = DATASET_PARAMETERS["results_dir"]
     papers, raws = recipe_results("paper_v1", datasets), recipe_results("raw_constant", datasets)
     prunings = [f"pruning_{dataset}" for dataset in datasets]
+    activations = [f"activations_{dataset}" for dataset in datasets]
     summary = Chapter(
         "summary",
         "summary",
@@ -384,9 +462,12 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
             "paper_results": papers,
             "raw_results": raws,
             "pruning_results": prunings,
+            "activation_results": activations,
         },
-        reads=tuple(f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws, *prunings)),
-        after=(*datasets, *papers, *raws, *prunings),
+        reads=tuple(
+            f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws, *prunings, *activations)
+        ),
+        after=(*datasets, *papers, *raws, *prunings, *activations),
     )
     # executed before the chapters whose networks they record, so that a cold build trains each network once
     infoplanes = [infoplane_chapter(d, **_smoke(extra, INFOPLANE_PARAMETERS)) for d in datasets]
@@ -397,6 +478,10 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
         *others,
         *(estimator_chapter(d, **extra) for d in datasets),
         *(pruning_chapter(d, **_smoke(extra, PRUNING_PARAMETERS)) for d in datasets),
+        *(
+            activations_chapter(d, **_smoke(extra, ACTIVATIONS_PARAMETERS), **activation_smoke)
+            for d in datasets
+        ),
         summary,
     ]
 

@@ -19,6 +19,14 @@ why its thresholds, and which parts are this book's choices; ``rules_table`` sho
   of the quantities; n/a with fewer than two hidden layers.
 * C4 agrees when, in every layer, MI and KL selectivity both separate ascending from descending
   (AUC_asc - AUC_desc, seed mean) more than entropy does; partly for >= half of the cases.
+* C5 (judged across the activation chapters' networks: ReLU, sigmoid, tanh of equal widths) has two
+  parts. (a) The relation: per hidden layer and for MI and KL selectivity, the two C2 gaps (random −
+  descending, ascending − random AUC; seed mean and std per activation). (b) Bias balancing: per scope
+  (the whole network and each layer), the AUC gain of mean over zero ablation of the random orders
+  (paired per seed, the same orders; seed mean and std per activation). A part depends on the activation
+  when, for some case of it, two activations' means differ by more than twice the larger of their two seed
+  std's and by more than ``C5_FLOOR`` AUC. Agrees when both parts do, partly when one does, disagrees when
+  neither does; n/a with fewer than two activations.
 * C6 agrees when the seed-mean random-order AUC increases strictly with depth; partly when only the
   last layer's exceeds the first's; n/a with fewer than two hidden layers.
 
@@ -43,6 +51,7 @@ from nbsrc.vocabulary import (
     SHORT,
     counted,
     num,
+    ordered_scopes,
     random_band,
     scope_layer,
 )
@@ -64,6 +73,8 @@ PAPER = {
     "ranked by their percentile within their own layer, the quantities become good indicators over the "
     "whole network).",
     "C4": "Class-dependent quantities (MI, KL selectivity) relate to accuracy more strongly than entropy.",
+    "C5": "The relation of MI and KL selectivity to importance depends on the activation function (ReLU, "
+    "sigmoid, tanh), and so does the benefit of bias balancing over zero ablation.",
     "C6": "Ablation in deeper layers costs less accuracy than in early layers.",
     "C7": "Pruning with bias balancing partly removes the need to retrain after pruning.",
     "C8": "Layer-wise curves outside the random band suggest redundancy (descending above it: informative "
@@ -72,9 +83,14 @@ PAPER = {
 #: Claims whose computation needs more than the chapter's AUC and measures tables (claims_table's options).
 OPTIONAL_CLAIMS = ("C3e", "C8")
 #: Claims judged in chapters of their own, not in the dataset chapters' claims table.
-ELSEWHERE = {"C7": "the pruning chapters"}
+ELSEWHERE = {"C5": "the activation chapters", "C7": "the pruning chapters"}
 #: C7: a cell (seed mean) holds from this share of the fine-tuning gain recovered by bias balancing alone.
 C7_SHARE = 0.25
+#: C5: two activations' seed means must differ by more than this many AUC (and by more than twice the larger
+#: of their seed std's) for a case to count as depending on the activation.
+C5_FLOOR = 0.01
+#: C5 (a): the two C2 gaps, by their column in :func:`indicator_table` and their name on the page.
+C5_GAPS = {"desc_gap": "rand−desc", "asc_gap": "asc−rand"}
 
 #: Each claim's operational rule, why its thresholds, and which parts are this book's choices.
 RULES = {
@@ -136,6 +152,24 @@ RULES = {
         "choices": "The separation as the measure of 'relate more strongly' and the half for partly are this "
         "book's.",
     },
+    "C5": {
+        "rule": "Networks of one shape with equal widths, one per activation (ReLU, sigmoid, tanh) and seed. "
+        "(a) The relation: per hidden layer, for MI and for KL sel., the two C2 gaps (random − descending "
+        "and ascending − random AUC, zero ablation), mean and std over seeds per activation. (b) Bias "
+        "balancing: per scope (the whole network and each hidden layer), the gain AUC(mean ablation) − "
+        "AUC(zero ablation) of the random orders, paired per seed over the same orders, mean and std over "
+        "seeds per activation. A case depends on the activation when two activations' means differ by more "
+        f"than twice the larger of their two seed std's and by more than {C5_FLOOR} AUC. A part depends on "
+        "the activation when at least one of its cases does. Agrees when both parts do, partly when one "
+        "does, disagrees when neither does; n/a with fewer than two activations.",
+        "why": "Twice the seed spread keeps differences that one retraining could produce from counting; "
+        f"the {C5_FLOOR} AUC floor keeps differences too small to see on a curve from counting when the "
+        "seeds happen to agree closely. One case is enough because the claim is that the activation "
+        "matters somewhere, not everywhere.",
+        "choices": "The equal widths (128 per layer, three layers, for the compute of 2 CPU cores), the two "
+        "gaps as 'the relation', the random orders for the gain, the factor 2, the floor and 'one case' "
+        "are this book's; the paper's first version compares the activations in figures.",
+    },
     "C6": {
         "rule": "The seed-mean AUC of each layer's random-order ablation increases strictly from each layer "
         "to the next. Agrees when it does, partly when only the last layer's exceeds the first's; n/a with "
@@ -143,8 +177,9 @@ RULES = {
         "why": "Random orders measure what ablating a layer costs without reference to any quantity; a "
         "higher AUC (fraction ablated on the x axis) is a cheaper layer, whatever its width.",
         "choices": "The random-order AUC as the cost and the partly step are this book's. The paper's "
-        "network had equal widths; here the layers narrow with depth (512-256-128), so deeper is mixed "
-        "with narrower: an equal-width test is not run yet.",
+        "network had equal widths; in the dataset chapters the layers narrow with depth (512-256-128), so "
+        "deeper is mixed with narrower there; the activation chapters test it again on equal widths "
+        "(128-128-128) for each activation.",
     },
     "C7": {
         "rule": "Every hidden layer keeps the same fraction of its neurons, chosen by each criterion (H, MI, "
@@ -570,6 +605,99 @@ def claim_c6(auc: pd.DataFrame) -> dict:
         overall = f"the last layer is {means[-1] - means[0]:+.3f} against the first"
         reason = f"The random-order AUC does not increase at {breaks}; {overall}."
     return _result(f"random-order AUC per layer: {detail}", verdict, reason)
+
+
+# ------------------------------------------------------------------------------------------- C5
+
+
+def activation_gaps(aucs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """C5 (a): per activation, hidden layer, MI / KL sel. and gap (``C5_GAPS``), the gap's mean and std
+    over seeds, from each activation's AUC table (zero ablation). Columns: activation, scope, quantity,
+    gap, mean, std, n_seeds."""
+    rows = []
+    for activation, auc in aucs.items():
+        table = _c2_rows(indicator_table(auc))
+        for r in table.itertuples():
+            for column, gap in C5_GAPS.items():
+                mean, std = getattr(r, f"{column}_mean"), getattr(r, f"{column}_std")
+                rows.append((activation, r.scope, r.quantity, gap, mean, std, r.n_seeds))
+    return pd.DataFrame(rows, columns=["activation", "scope", "quantity", "gap", "mean", "std", "n_seeds"])
+
+
+def activation_gains(gains: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """C5 (b): per activation and scope, the random orders' AUC gain of mean over zero ablation, mean and
+    std over seeds, from each activation's :func:`nbsrc.analysis.paired_auc_gain` table. Columns:
+    activation, scope, mean, std, n_seeds."""
+    rows = []
+    for activation, table in gains.items():
+        random = table[table.direction == "random"]
+        for scope, g in random.groupby("scope"):
+            std = float(g.gain.std()) if len(g) > 1 else 0.0
+            rows.append((activation, scope, float(g.gain.mean()), std, g.seed.nunique()))
+    frame = pd.DataFrame(rows, columns=["activation", "scope", "mean", "std", "n_seeds"])
+    order = {s: i for i, s in enumerate(ordered_scopes(frame.scope.unique()))}
+    return frame.sort_values(["scope"], key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
+def activation_contrasts(table: pd.DataFrame, case: list[str]) -> pd.DataFrame:
+    """Every pair of activations within each ``case`` group of ``table`` (columns activation, mean, std):
+    the difference of their means (second − first), the threshold max(2 × larger std, ``C5_FLOOR``) and
+    whether the difference exceeds it. Columns: ``case``, first, second, difference, threshold, differs."""
+    rows = []
+    for key, group in table.groupby(case, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        stats = group.set_index("activation")
+        for a, b in combinations(stats.index, 2):
+            difference = float(stats.loc[b, "mean"] - stats.loc[a, "mean"])
+            threshold = max(2 * max(float(stats.loc[a, "std"]), float(stats.loc[b, "std"])), C5_FLOOR)
+            rows.append((*key, a, b, difference, threshold, abs(difference) > threshold))
+    return pd.DataFrame(rows, columns=[*case, "first", "second", "difference", "threshold", "differs"])
+
+
+def _c5_case(r, case: list[str]) -> str:
+    where = " ".join(SHORT.get(getattr(r, c), getattr(r, c)) for c in case)
+    return f"{where}: {r.second} − {r.first} {r.difference:+.3f} AUC (threshold {r.threshold:.3f})"
+
+
+def _c5_part(contrasts: pd.DataFrame, case: list[str], name: str) -> tuple[bool, str, str]:
+    """Whether a part depends on the activation, its measured text and its reason clause."""
+    if contrasts.empty:
+        return False, f"{name}: no case", f"{name} has no case to compare"
+    margin = contrasts.difference.abs() - contrasts.threshold
+    largest = contrasts.loc[margin.idxmax()]
+    n = int(contrasts.differs.sum())
+    measured = (
+        f"{name}: {n} of {len(contrasts)} activation pairs × cases differ; largest {_c5_case(largest, case)}"
+    )
+    if n:
+        reason = f"{name} depends on the activation in {n} of {len(contrasts)} comparisons (largest: " + (
+            f"{_c5_case(largest, case)})"
+        )
+    else:
+        reason = (
+            f"{name} does not depend on the activation: no difference exceeds its threshold (closest: "
+            f"{_c5_case(largest, case)})"
+        )
+    return n > 0, measured, reason
+
+
+def claim_c5(gaps: pd.DataFrame, gains: pd.DataFrame) -> dict:
+    """C5 from :func:`activation_gaps` (the relation, part a) and :func:`activation_gains` (bias balancing,
+    part b) of the same networks: agrees when both parts depend on the activation (some case where two
+    activations' seed means differ by more than twice the larger seed std and more than ``C5_FLOOR``),
+    partly when one does, disagrees when neither; n/a with fewer than two activations."""
+    activations = sorted(set(gaps.activation) | set(gains.activation))
+    if len(activations) < 2:
+        why = f"only {', '.join(activations) or 'no activation'}: no two activations to compare"
+        return _result(why, "n/a", f"{why[0].upper()}{why[1:]}.")
+    relation = activation_contrasts(gaps, ["scope", "quantity", "gap"])
+    balancing = activation_contrasts(gains, ["scope"])
+    a, a_measured, a_reason = _c5_part(relation, ["scope", "quantity", "gap"], "(a) the relation (C2 gaps)")
+    b, b_measured, b_reason = _c5_part(balancing, ["scope"], "(b) the gain of bias balancing (random orders)")
+    verdict = "agrees" if a and b else "partly" if a or b else "disagrees"
+    return _result(
+        f"{a_measured}; {b_measured}", verdict, f"{a_reason[0].upper()}{a_reason[1:]}; {b_reason}."
+    )
 
 
 # ------------------------------------------------------------------------------------------ C3e

@@ -14,7 +14,7 @@ import pandas as pd
 
 from nbsrc.analysis import ChapterResults
 from nbsrc.claims import indicator_table, separation
-from nbsrc.infoplane import MIN_FALL
+from nbsrc.infoplane import ACTIVATION_NAMES, MIN_FALL
 from nbsrc.recipes import recipe
 from nbsrc.report import num, pm, recipe_verdicts
 from nbsrc.train import TrainConfig
@@ -31,7 +31,6 @@ from nbsrc.vocabulary import (
 
 #: The paper's claims that the book does not test yet (METHOD.md section 5), by name.
 NOT_TESTED = {
-    "C5": "the relation depends on the activation function, and so does the benefit of bias balancing",
     "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
 }
 
@@ -373,15 +372,28 @@ def dataset_contrast(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
     )
 
 
-def write_intro_summary(claims: pd.DataFrame, indicators: pd.DataFrame, results_dir: str | Path) -> Path:
-    """Write ``<results_dir>/summary.md`` for the intro: the answer, the verdicts, the untested claims."""
-    from nbsrc.report import verdict_matrix
+def write_intro_summary(
+    claims: pd.DataFrame,
+    indicators: pd.DataFrame,
+    results_dir: str | Path,
+    activation_claims: pd.DataFrame | None = None,
+) -> Path:
+    """Write ``<results_dir>/summary.md`` for the intro: the answer, the verdicts (and, when given, those
+    of the activation chapters: C5, and C2 and C6 per activation on equal widths), the untested claims."""
+    from nbsrc.report import activation_verdicts, verdict_matrix
 
+    activations = ""
+    if activation_claims is not None:
+        activations = (
+            "\n\nOn networks of equal widths with ReLU, sigmoid and tanh (the activation chapters):\n\n"
+            + activation_verdicts(activation_claims).to_markdown(index=False)
+        )
     path = Path(results_dir) / "summary.md"
     path.write_text(
         summary_answer(claims, indicators)
         + "\n\n"
         + verdict_matrix(claims).to_markdown()
+        + activations
         + "\n\nNot tested yet:\n\n"
         + not_tested()
         + "\n"
@@ -708,3 +720,65 @@ def pruning_paragraph(accuracy: pd.DataFrame, intact: pd.DataFrame) -> str:
             text += f" The same small network trained from scratch: {_percent(scratch)}."
         paragraphs.append(text)
     return "\n\n".join(paragraphs)
+
+
+# ------------------------------------------------------------------------------ activation functions
+
+
+def activation_findings(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
+    """ "What this chapter finds" of an activation chapter: the accuracies per activation, C2 as worded for
+    each activation (its numbers; judged for ReLU only), C6 per activation and C5, every number computed.
+    ``claims``: :func:`nbsrc.activations.activation_claims`; ``accuracies``: activation, seed,
+    test_accuracy."""
+    acc = accuracies.groupby("activation", sort=False).test_accuracy
+    accuracy = "; ".join(
+        f"{ACTIVATION_NAMES.get(a, a)} {pm(*(100 * x for x in _mean_std(g)), 2)} %" for a, g in acc
+    )
+    rows = claims.set_index(["claim", "activation"])
+    c6 = ", ".join(f"{ACTIVATION_NAMES.get(a, a)} {v}" for (c, a), v in rows.verdict.items() if c == "C6")
+    c2w = "; ".join(
+        f"{ACTIVATION_NAMES.get(a, a)}: {rows.loc[(c, a), 'measured'].split(' (')[0]}"
+        for (c, a) in rows.index
+        if c == "C2w"
+    )
+    c5 = rows.loc[("C5", "all")]
+    return " ".join(
+        [
+            f"Test accuracy (mean ± std over seeds): {accuracy}.",
+            f"Within a layer, removing the neurons with the most MI or KL selectivity first (C2 as worded), "
+            f"{c2w}; the paper states C2 for ReLU networks, so the other activations' verdicts are n/a and "
+            f"their numbers are shown for comparison.",
+            f"Deeper layers cost less to ablate on equal widths (C6): {c6}.",
+            f"C5, whether the relation and the gain of bias balancing depend on the activation: "
+            f"**{c5.verdict}**. {c5.reason}",
+        ]
+    )
+
+
+def activation_claim_sentence(claims: pd.DataFrame, claim: str) -> str:
+    """Each activation's verdict on ``claim`` with its reason, one line per activation."""
+    rows = claims[claims.claim == claim]
+    return "\n".join(
+        f"- **{claim}, {ACTIVATION_NAMES.get(r.activation, 'all activations')}** ({r.verdict}): {r.reason}"
+        for r in rows.itertuples()
+    )
+
+
+def activation_summary(claims: pd.DataFrame) -> str:
+    """The summary's paragraph on the activation chapters: C5 per dataset with its reason, and C6 on equal
+    widths per dataset and activation (``join_results`` of the activation chapters' claims)."""
+    from nbsrc.report import base_dataset
+
+    rows = claims.assign(dataset=claims.dataset.map(base_dataset))
+    c5 = rows[rows.claim == "C5"]
+    lines = [f"- **C5, {TITLES[r.dataset]}** ({r.verdict}): {r.reason}" for r in c5.itertuples()]
+    c6 = rows[rows.claim == "C6"]
+    agree = c6[c6.verdict == "agrees"]
+    cases = ", ".join(
+        f"{TITLES[r.dataset]} {ACTIVATION_NAMES.get(r.activation, r.activation)}" for r in agree.itertuples()
+    )
+    lines.append(
+        f"- **C6 on equal widths**: deeper layers cost strictly less to ablate in {len(agree)} of {len(c6)} "
+        f"dataset × activation cases" + (f" ({cases})." if cases else ".")
+    )
+    return "\n".join(lines)

@@ -48,6 +48,7 @@ from nbsrc.vocabulary import (
     COLORS,
     DIRECTIONS,
     LABELS,
+    NETWORK,
     QUANTITIES,
     RANDOM_BAND_LABEL,
     SHORT,
@@ -428,6 +429,36 @@ def plot_layer_grid(curves: pd.DataFrame, quantities: Sequence[str] = QUANTITIES
         ax.set_title(f"{SHORT[q]} · {scope}")
     _legend(fig, _cumulative_handles(), None, ncols=_legend_cols(fig, 5, 3))
     fig.suptitle("layer-wise cumulative ablation")
+    return fig
+
+
+def plot_cumulative_rows(
+    curves: dict[str, pd.DataFrame], scopes: Sequence[str], quantities: Sequence[str] = QUANTITIES
+) -> Figure:
+    """Cumulative-ablation curves of several networks (``{label: curves}``, e.g. one per activation), one
+    block of rows per network: a panel per quantity and scope (quantity-major, at most three a row: one
+    quantity's layers share a row), each drawn by :func:`plot_cumulative` and titled "<label> · <SHORT>"
+    (plus " · layer N" for a layer). The legend sits below the grid."""
+    quantities = _check_quantities(quantities)
+    scopes = list(scopes)
+    if not curves or not scopes:
+        fail("curves", f"{len(curves)} networks, {len(scopes)} scopes", "needs at least one of each")
+    cells_per_block = len(quantities) * len(scopes)
+    ncols = min(MAX_COLS, cells_per_block)
+    rows_per_block = math.ceil(cells_per_block / ncols)
+    fig, gs = _figure(len(curves) * rows_per_block, ncols, 1.85, extra=0.7)
+    cells = {}
+    for b, label in enumerate(curves):
+        for i, (q, scope) in enumerate((q, scope) for q in quantities for scope in scopes):
+            cells[(label, q, scope)] = gs[b * rows_per_block + i // ncols, i % ncols]
+    panels = dict(zip(cells, _panels(fig, list(cells.values()), sharex=True, sharey=True), strict=True))
+    for label, table in curves.items():
+        for scope in scopes:
+            column = [panels[(label, q, scope)] for q in quantities]
+            plot_cumulative(table, scope=scope, quantities=quantities, axes=column, legend=False)
+    for (label, q, scope), ax in panels.items():
+        ax.set_title(f"{label} · {SHORT[q]}" + ("" if scope == NETWORK else f" · {scope}"))
+    _legend(fig, _cumulative_handles(), None, ncols=_legend_cols(fig, 5, 3))
     return fig
 
 

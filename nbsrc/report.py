@@ -433,3 +433,25 @@ def pruning_summary(claims: pd.DataFrame) -> pd.DataFrame:
     dataset and network kind with the number measured and the verdict."""
     table = claims.assign(dataset=claims.dataset.map(lambda name: TITLES[base_dataset(name)]))
     return table[["dataset", "network", "measured", "verdict"]].reset_index(drop=True)
+
+
+def activation_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
+    """The activation chapters' claims joined (``join_results`` of ``activations_<dataset>``): one row per
+    claim and dataset, one verdict column per activation for the claims judged per activation (C2, C2w, C6
+    on equal widths) and the verdict across the activations for C5 ("–" where a column does not apply)."""
+    from nbsrc.infoplane import ACTIVATION_NAMES
+
+    table = claims.assign(dataset=claims.dataset.map(base_dataset))
+    activations = [a for a in ACTIVATION_NAMES if a in set(table.activation)]
+    columns = [*activations, "all"]
+    wide = table.pivot_table(
+        index=["claim", "dataset"], columns="activation", values="verdict", aggfunc="first"
+    )
+    wide = wide.reindex(columns=columns).fillna("–")
+    claim_order = list(dict.fromkeys(table.claim))
+    keys = sorted(wide.index, key=lambda k: (claim_order.index(k[0]), list(DATASETS).index(k[1])))
+    wide = wide.loc[keys].reset_index()
+    wide["dataset"] = wide.dataset.map(TITLES)
+    names = {a: ACTIVATION_NAMES[a] for a in activations} | {"all": "across activations"}
+    wide.columns.name = None
+    return wide.rename(columns=names)

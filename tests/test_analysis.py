@@ -531,6 +531,7 @@ SETTING_CHANGES = {
     "n_random": 21,
     "val_limit": 100,
     "test_limit": 100,
+    "ordered": ("mutual_information",),
 }
 # One change per module constant that the key covers.
 CONSTANT_CHANGES = {

@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from nbsrc.chapters import (
+    ACTIVATIONS_CHAPTERS,
     BOOK,
     ESTIMATOR_CHAPTERS,
     INFOPLANE_CHAPTERS,
@@ -78,7 +79,8 @@ def html_tables(node) -> list[list[list[str]]]:
 
 
 RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS, *RAW_CHAPTERS]  # the chapters executed from the dataset template
-OTHER_PAGES = [*ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, *PRUNING_CHAPTERS]  # from templates of their own
+# from templates of their own
+OTHER_PAGES = [*ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, *PRUNING_CHAPTERS, *ACTIVATIONS_CHAPTERS]
 PAGES = ["intro", "method", *RESULT_PAGES, *OTHER_PAGES, "summary"]
 PIPE_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 
@@ -98,7 +100,8 @@ def test_no_page_shows_raw_pipe_tables_or_parameter_cells(smoke_book, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, "summary"]
+    "name",
+    ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, *ACTIVATIONS_CHAPTERS, "summary"],
 )  # noqa: E501
 def test_every_figure_is_numbered_with_a_caption(smoke_book, name):
     images = article(page(smoke_book, name)).find_all("img")
@@ -188,6 +191,35 @@ def test_summary_shows_the_pruning_verdicts(smoke_book):
         if t and t[0][:2] == ["dataset", "network"]
     ]
     assert len(tables) == 1 and [row[-1] for row in tables[0][1:]] == list(claims.verdict)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS_CHAPTERS)
+def test_activation_chapters_show_their_verdicts_per_activation(smoke_book, name):
+    content = article(page(smoke_book, name))
+    claims = pd.read_csv(smoke_book / "book" / "results" / f"{name}-claims.csv", keep_default_na=False)
+    assert list(dict.fromkeys(claims.claim)) == ["C2", "C2w", "C6", "C5"]
+    assert set(claims.verdict) <= set(VERDICTS)
+    tables = [t for t in html_tables(content) if t and t[0][:2] == ["claim", "activation"]]
+    assert len(tables) == 1 and [row[-1] for row in tables[0][1:]] == list(claims.verdict)
+    gains = [t for t in html_tables(content) if t and t[0] == ["scope", "ReLU", "sigmoid", "tanh"]]
+    assert len(gains) == 1 and len(gains[0]) == 1 + 4  # the whole network and three layers
+    assert len(content.find_all("img")) == 5
+    text = " ".join(content.get_text(" ").split())
+    assert "C5, whether the relation and the gain of bias balancing depend on the activation:" in text
+
+
+def test_summary_shows_the_activation_verdicts(smoke_book):
+    results = smoke_book / "book" / "results"
+    claims = pd.concat(
+        pd.read_csv(results / f"{name}-claims.csv", keep_default_na=False) for name in ACTIVATIONS_CHAPTERS
+    )
+    for name in ("summary", "intro"):
+        tables = [
+            t for t in html_tables(article(page(smoke_book, name))) if t and t[0][:2] == ["claim", "dataset"]
+        ]
+        assert len(tables) == 1, name
+        c5 = [row[-1] for row in tables[0][1:] if row[0] == "C5"]
+        assert c5 == list(claims[claims.claim == "C5"].verdict), name
 
 
 @pytest.mark.parametrize("name", PAPER_CHAPTERS)

@@ -17,6 +17,7 @@ import nbsrc
 from nbsrc import chapters
 from nbsrc.__main__ import main
 from nbsrc.chapters import (
+    ACTIVATIONS_CHAPTERS,
     COMPARED_FIELDS,
     DATASET_PARAMETERS,
     ESTIMATOR_CHAPTERS,
@@ -124,6 +125,7 @@ def test_dataset_chapters_depend_on_their_data_and_the_summary_on_their_results(
         *PAPER_CHAPTERS,
         *RAW_CHAPTERS,
         *PRUNING_CHAPTERS,
+        *ACTIVATIONS_CHAPTERS,
     )
     empty = record_now(summary, tmp_path)
     assert empty["data"] == {}
@@ -388,9 +390,10 @@ def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
         *RAW_CHAPTERS,
         *ESTIMATOR_CHAPTERS,
         *PRUNING_CHAPTERS,
+        *ACTIVATIONS_CHAPTERS,
     )
     assert lines == [f"{name}: stale (not executed yet)" for name in (*names, "summary")] + [
-        "0 chapters current, 20 stale"
+        "0 chapters current, 23 stale"
     ]
 
 
@@ -398,6 +401,6 @@ def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
     assert list(states) == [
         "method", *INFOPLANE_CHAPTERS, "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS,
-        *ESTIMATOR_CHAPTERS, *PRUNING_CHAPTERS, "summary",
+        *ESTIMATOR_CHAPTERS, *PRUNING_CHAPTERS, *ACTIVATIONS_CHAPTERS, "summary",
     ]  # fmt: skip
     assert states["summary"].fields == ["missing"]

@@ -206,6 +206,14 @@ FIGURES = {
     "cumulative-4": lambda d: P.plot_cumulative(d["curves"], "layer 1", P.QUANTITIES[:4]),
     "cumulative-1": lambda d: P.plot_cumulative(d["curves"], quantities=["entropy"]),
     "layer-grid": lambda d: P.plot_layer_grid(d["curves"]),
+    "rows-network": lambda d: P.plot_cumulative_rows(
+        {"ReLU": d["curves"], "tanh": d["curves"]}, ["network"], P.QUANTITIES[1:3]
+    ),
+    "rows-layers": lambda d: P.plot_cumulative_rows(
+        {"ReLU": d["curves"], "sigmoid": d["curves"], "tanh": d["curves"]},
+        ["layer 1", "layer 2"],
+        P.QUANTITIES[1:3],
+    ),
     "auc-summary": lambda d: P.plot_auc_summary(d["auc"]),
     "auc-summary-1": lambda d: P.plot_auc_summary(d["auc"], scopes=["layer 1"]),
     "composition": lambda d: P.plot_network_composition(d["composition"]),
@@ -304,6 +312,21 @@ def test_figure_fits_the_content_column(tables, name, style):
             matplotlib.rcdefaults()
         fig = FIGURES[name](tables)
         assert _layout_problems(fig) == []
+
+
+def test_plot_cumulative_rows_gives_each_network_its_rows_of_panels(curves):
+    networks = {"ReLU": curves, "tanh": curves[curves.seed == curves.seed.min()]}
+    layers = [s for s in SCOPES if s != "network"]
+    fig = P.plot_cumulative_rows(networks, layers, ["mutual_information", "kl_selectivity"])
+    panels = _panels(fig)
+    assert len(panels) == 2 * 2 * len(layers)
+    titles = [ax.get_title() for ax in panels]
+    assert titles[0] == f"ReLU · MI · {layers[0]}" and titles[-1] == f"tanh · KL sel. · {layers[-1]}"
+    assert _line(panels[0], "descending").get_color() == P.COLORS["mutual_information"]
+    network = P.plot_cumulative_rows(networks, ["network"], ["kl_selectivity"])
+    assert [ax.get_title() for ax in _panels(network)] == ["ReLU · KL sel.", "tanh · KL sel."]
+    with pytest.raises(ValueError, match="curves"):
+        P.plot_cumulative_rows({}, ["network"])
 
 
 def test_layout_check_catches_a_wide_row():
