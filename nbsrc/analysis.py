@@ -61,6 +61,9 @@ class AnalysisSettings:
     #: The quantities that get ordered curves (ascending and descending), in the book's order; None: every
     #: quantity. Every quantity is measured either way; the random orders are computed for every scope.
     ordered: tuple[str, ...] | None = None
+    #: Whether every scope gets its ``n_random`` random orders; False: the ordered curves only (e.g. a
+    #: second ablation mode compared with the first on the ordered curves).
+    random_orders: bool = True
 
     def __post_init__(self) -> None:
         check_choice("quantizer", self.quantizer, QUANTIZERS)
@@ -71,6 +74,7 @@ class AnalysisSettings:
         for name in ("val_limit", "test_limit"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 10)
+        check_choice("random_orders", self.random_orders, (True, False))
         if self.ordered is not None:
             if (
                 isinstance(self.ordered, str)
@@ -95,13 +99,16 @@ class AnalysisSettings:
     def key(self, network_key: str, device: str | torch.device = "cpu") -> str:
         """Cache key of one network's analysis: SHA-256 over everything that changes a result (these
         settings, the quantities and directions, the random-order seeding, the engine and its dtype,
-        the network's own key, the device kind) and the analysis code version. With ``ordered`` at its
-        default (None) the payload is the same as before the field existed, so earlier caches stay valid."""
+        the network's own key, the device kind) and the analysis code version. With ``ordered`` and
+        ``random_orders`` at their defaults (None, True) the payload is the same as before those fields
+        existed, so earlier caches stay valid."""
         settings = asdict(self)
         if self.ordered is None:
             del settings["ordered"]
         else:
             settings["ordered"] = list(self.ordered)
+        if self.random_orders:
+            del settings["random_orders"]
         payload = {
             "settings": settings,
             "quantities": QUANTITIES,
@@ -191,7 +198,7 @@ def ablation_curves(
     seconds: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Accuracy curves keyed "scope|quantity|direction" ([n+1]) and "scope|random|random" ([R, n+1]); the
-    ordered curves of the settings' ``ordered_quantities`` only.
+    ordered curves of the settings' ``ordered_quantities`` only, the random ones with ``random_orders``.
 
     ``seconds``, when given, receives the wall time spent on the "ordered" and the "random" curves.
     """
@@ -200,7 +207,8 @@ def ablation_curves(
     intact = model.hidden_outputs(x_test)  # shared by every curve: the layers below an ablation
     scopes = scope_names(len(model.widths))
     quantities = settings.ordered_quantities
-    total = len(scopes) * (len(quantities) * len(DIRECTIONS) + settings.n_random)
+    n_random = settings.n_random if settings.random_orders else 0
+    total = len(scopes) * (len(quantities) * len(DIRECTIONS) + n_random)
     bar = tqdm(total=total, desc=f"ablation seed {seed}", disable=not progress, leave=False)
     curves: dict[str, np.ndarray] = {}
     spent = {"ordered": 0.0, "random": 0.0}
@@ -232,9 +240,10 @@ def ablation_curves(
             for direction in DIRECTIONS:
                 order = neuron_orders(scores, direction)[0]
                 curves[f"{scope}|{quantity}|{direction}"] = curve(order, "ordered")
-        n_scope = len(scope_neurons(model.widths, scope_arg)[0])
-        orders = neuron_orders(None, "random", settings.n_random, seed=1000 * seed + scope_id, n=n_scope)
-        curves[f"{scope}|random|random"] = np.stack([curve(order, "random") for order in orders])
+        if settings.random_orders:
+            n_scope = len(scope_neurons(model.widths, scope_arg)[0])
+            orders = neuron_orders(None, "random", n_random, seed=1000 * seed + scope_id, n=n_scope)
+            curves[f"{scope}|random|random"] = np.stack([curve(order, "random") for order in orders])
     bar.close()
     if seconds is not None:
         seconds.update(spent)
@@ -271,7 +280,8 @@ def analyse_network(
     expected = {"test_accuracy", *(f"measure|{q}|{i}" for q in QUANTITIES for i in range(n_layers))}
     for scope in scope_names(n_layers):
         expected |= {f"curve|{scope}|{q}|{d}" for q in settings.ordered_quantities for d in DIRECTIONS}
-        expected.add(f"curve|{scope}|random|random")
+        if settings.random_orders:
+            expected.add(f"curve|{scope}|random|random")
 
     def read(file: Path) -> dict[str, np.ndarray]:
         with np.load(file) as stored:
@@ -493,15 +503,16 @@ def paired_auc_gain(auc_base: pd.DataFrame, auc_other: pd.DataFrame) -> pd.DataF
     """AUC of the same orders under two settings (e.g. zero and mean ablation), paired per seed.
 
     Ordered curves pair one to one (seed, scope, quantity, direction); the random orders of a seed
-    and scope are averaged first (the two settings use the same random orders). Columns: seed,
+    and scope are averaged first (the two settings use the same random orders). ``auc_other`` may hold
+    a subset of ``auc_base``'s curves (e.g. no random orders): the pairs are its curves. Columns: seed,
     scope, quantity, direction, auc_base, auc_other, gain (= auc_other - auc_base).
     """
     keys = ["seed", "scope", "quantity", "direction"]
     base = auc_base.groupby(keys, sort=False)["auc"].mean().rename("auc_base")
     other = auc_other.groupby(keys, sort=False)["auc"].mean().rename("auc_other")
-    if set(base.index) != set(other.index):
-        fail("auc_other", f"{len(other)} curves", f"must hold the same curves as auc_base ({len(base)})")
-    paired = pd.concat([base, other.reindex(base.index)], axis=1).reset_index()
+    if not set(other.index) <= set(base.index):
+        fail("auc_other", f"{len(other)} curves", f"must hold curves of auc_base ({len(base)}) only")
+    paired = pd.concat([base.reindex(other.index), other], axis=1).reset_index()
     return paired.assign(gain=paired.auc_other - paired.auc_base)
 
 

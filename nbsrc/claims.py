@@ -22,11 +22,11 @@ why its thresholds, and which parts are this book's choices; ``rules_table`` sho
 * C5 (judged across the activation chapters' networks: ReLU, sigmoid, tanh of equal widths) has two
   parts. (a) The relation: per hidden layer and for MI and KL selectivity, the two C2 gaps (random −
   descending, ascending − random AUC; seed mean and std per activation). (b) Bias balancing: per scope
-  (the whole network and each layer), the AUC gain of mean over zero ablation of the random orders
-  (paired per seed, the same orders; seed mean and std per activation). A part depends on the activation
-  when, for some case of it, two activations' means differ by more than twice the larger of their two seed
-  std's and by more than ``C5_FLOOR`` AUC. Agrees when both parts do, partly when one does, disagrees when
-  neither does; n/a with fewer than two activations.
+  (the whole network and each layer), ordering quantity (MI, KL selectivity) and direction, the AUC gain
+  of mean over zero ablation of the ordered curve (paired per seed; seed mean and std per activation).
+  A part depends on the activation when, for some case of it, two activations' means differ by more
+  than twice the larger of their two seed std's and by more than ``C5_FLOOR`` AUC. Agrees when both
+  parts do, partly when one does, disagrees when neither does; n/a with fewer than two activations.
 * C6 agrees when the seed-mean random-order AUC increases strictly with depth; partly when only the
   last layer's exceeds the first's; n/a with fewer than two hidden layers.
 
@@ -156,18 +156,21 @@ RULES = {
         "rule": "Networks of one shape with equal widths, one per activation (ReLU, sigmoid, tanh) and seed. "
         "(a) The relation: per hidden layer, for MI and for KL sel., the two C2 gaps (random − descending "
         "and ascending − random AUC, zero ablation), mean and std over seeds per activation. (b) Bias "
-        "balancing: per scope (the whole network and each hidden layer), the gain AUC(mean ablation) − "
-        "AUC(zero ablation) of the random orders, paired per seed over the same orders, mean and std over "
-        "seeds per activation. A case depends on the activation when two activations' means differ by more "
-        f"than twice the larger of their two seed std's and by more than {C5_FLOOR} AUC. A part depends on "
-        "the activation when at least one of its cases does. Agrees when both parts do, partly when one "
-        "does, disagrees when neither does; n/a with fewer than two activations.",
+        "balancing: per scope (the whole network and each hidden layer), ordering quantity (MI, KL sel.) "
+        "and direction, the gain AUC(mean ablation) − AUC(zero ablation) of the ordered curve, paired per "
+        "seed, mean and std over seeds per activation. A case depends on the activation when two "
+        "activations' means differ by more than twice the larger of their two seed std's and by more than "
+        f"{C5_FLOOR} AUC. A part depends on the activation when at least one of its cases does. Agrees when "
+        "both parts do, partly when one does, disagrees when neither does; n/a with fewer than two "
+        "activations.",
         "why": "Twice the seed spread keeps differences that one retraining could produce from counting; "
         f"the {C5_FLOOR} AUC floor keeps differences too small to see on a curve from counting when the "
         "seeds happen to agree closely. One case is enough because the claim is that the activation "
         "matters somewhere, not everywhere.",
         "choices": "The equal widths (128 per layer, three layers, for the compute of 2 CPU cores), the two "
-        "gaps as 'the relation', the random orders for the gain, the factor 2, the floor and 'one case' "
+        "gaps as 'the relation', the MI- and KL-ordered curves for the gain (the paper compares bias "
+        "balancing on curves ordered by its quantities; random orders under mean ablation are not computed, "
+        "for the compute), the factor 2, the floor and 'one case' "
         "are this book's; the paper's first version compares the activations in figures.",
     },
     "C6": {
@@ -625,16 +628,18 @@ def activation_gaps(aucs: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def activation_gains(gains: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """C5 (b): per activation and scope, the random orders' AUC gain of mean over zero ablation, mean and
-    std over seeds, from each activation's :func:`nbsrc.analysis.paired_auc_gain` table. Columns:
-    activation, scope, mean, std, n_seeds."""
+    """C5 (b): per activation, scope, ordering quantity and direction, the ordered curve's AUC gain of mean
+    over zero ablation, mean and std over seeds, from each activation's
+    :func:`nbsrc.analysis.paired_auc_gain` table (random orders, if any, are left out). Columns:
+    activation, scope, quantity, direction, mean, std, n_seeds."""
+    case = ["scope", "quantity", "direction"]
     rows = []
     for activation, table in gains.items():
-        random = table[table.direction == "random"]
-        for scope, g in random.groupby("scope"):
+        ordered = table[table.direction != "random"]
+        for (scope, quantity, direction), g in ordered.groupby(case, sort=False):
             std = float(g.gain.std()) if len(g) > 1 else 0.0
-            rows.append((activation, scope, float(g.gain.mean()), std, g.seed.nunique()))
-    frame = pd.DataFrame(rows, columns=["activation", "scope", "mean", "std", "n_seeds"])
+            rows.append((activation, scope, quantity, direction, float(g.gain.mean()), std, g.seed.nunique()))
+    frame = pd.DataFrame(rows, columns=["activation", *case, "mean", "std", "n_seeds"])
     order = {s: i for i, s in enumerate(ordered_scopes(frame.scope.unique()))}
     return frame.sort_values(["scope"], key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
@@ -691,9 +696,10 @@ def claim_c5(gaps: pd.DataFrame, gains: pd.DataFrame) -> dict:
         why = f"only {', '.join(activations) or 'no activation'}: no two activations to compare"
         return _result(why, "n/a", f"{why[0].upper()}{why[1:]}.")
     relation = activation_contrasts(gaps, ["scope", "quantity", "gap"])
-    balancing = activation_contrasts(gains, ["scope"])
+    cases = ["scope", "quantity", "direction"]
+    balancing = activation_contrasts(gains, cases)
     a, a_measured, a_reason = _c5_part(relation, ["scope", "quantity", "gap"], "(a) the relation (C2 gaps)")
-    b, b_measured, b_reason = _c5_part(balancing, ["scope"], "(b) the gain of bias balancing (random orders)")
+    b, b_measured, b_reason = _c5_part(balancing, cases, "(b) the gain of bias balancing (ordered curves)")
     verdict = "agrees" if a and b else "partly" if a or b else "disagrees"
     return _result(
         f"{a_measured}; {b_measured}", verdict, f"{a_reason[0].upper()}{a_reason[1:]}; {b_reason}."

@@ -239,15 +239,20 @@ def _legend_cols(fig: Figure, n_handles: int, wide: int) -> int:
     return min(n_handles, wide if fig.get_size_inches()[0] >= FIGURE_WIDTH else 2)
 
 
-def _cumulative_handles() -> list:
-    """Legend proxies: colour-neutral, since each panel has its own quantity colour."""
-    return [
+def _cumulative_handles(random: bool = True) -> list:
+    """Legend proxies: colour-neutral, since each panel has its own quantity colour; the random orders'
+    only when the figure has them."""
+    handles = [
         Line2D([], [], color="black", ls=DIRECTION_STYLE["ascending"], label="ascending (mean over seeds)"),
         Line2D([], [], color="black", ls=DIRECTION_STYLE["descending"], label="descending (mean over seeds)"),
         Patch(color="black", alpha=0.15, lw=0, label="min–max over seeds"),
-        Line2D([], [], color=COLORS["random"], label="random (mean)"),
-        Patch(color=COLORS["random"], alpha=0.35, lw=0, label=RANDOM_BAND_LABEL),
     ]
+    if random:
+        handles += [
+            Line2D([], [], color=COLORS["random"], label="random (mean)"),
+            Patch(color=COLORS["random"], alpha=0.35, lw=0, label=RANDOM_BAND_LABEL),
+        ]
+    return handles
 
 
 def layer_colors(n_layers: int) -> list:
@@ -458,7 +463,8 @@ def plot_cumulative_rows(
             plot_cumulative(table, scope=scope, quantities=quantities, axes=column, legend=False)
     for (label, q, scope), ax in panels.items():
         ax.set_title(f"{label} · {SHORT[q]}" + ("" if scope == NETWORK else f" · {scope}"))
-    _legend(fig, _cumulative_handles(), None, ncols=_legend_cols(fig, 5, 3))
+    handles = _cumulative_handles(any((t["direction"] == "random").any() for t in curves.values()))
+    _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 3))
     return fig
 
 

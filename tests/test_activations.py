@@ -19,6 +19,7 @@ from nbsrc.analysis import (
     AnalysisSettings,
     ablation_curves,
     analyse_network,
+    curve_frames,
     neuron_measures,
     paired_auc_gain,
 )
@@ -109,6 +110,38 @@ def test_subset_computes_exactly_the_full_analysis_curves(trained, splits, mode)
         np.testing.assert_array_equal(curve, all_curves[name], err_msg=name)
 
 
+def test_without_random_orders_the_ordered_curves_are_the_same(trained, splits):
+    settings = AnalysisSettings(mode="mean", n_random=3, ordered=SUBSET)
+    ordered_only = AnalysisSettings(mode="mean", n_random=3, ordered=SUBSET, random_orders=False)
+    assert ordered_only.key("abc") != settings.key("abc")
+    assert AnalysisSettings(random_orders=True).key("abc") == AnalysisSettings().key("abc")
+    measures = neuron_measures(trained.model, splits.val.x, splits.val.y, N_CLASSES, settings, "cpu")
+    with_random = ablation_curves(trained.model, splits, measures, settings, 0, progress=False, device="cpu")
+    curves = ablation_curves(trained.model, splits, measures, ordered_only, 0, progress=False, device="cpu")
+    assert set(curves) == {name for name in with_random if "random" not in name}
+    for name, curve in curves.items():
+        np.testing.assert_array_equal(curve, with_random[name], err_msg=name)
+
+
+def test_ordered_only_analysis_is_cached_and_pairs_with_the_zero_ablation(trained, splits, tmp_path):
+    zero = AnalysisSettings(n_random=2, ordered=SUBSET)
+    mean = AnalysisSettings(mode="mean", n_random=2, ordered=SUBSET, random_orders=False)
+    first = analyse_network(trained, splits, mean, tmp_path, progress=False, device="cpu")
+    assert {name.split("|")[1] for name in first.curves} == set(SUBSET)
+    again = analyse_network(trained, splits, mean, tmp_path, progress=False, device="cpu")
+    assert again.curves.keys() == first.curves.keys()
+    with raises_with("random_orders"):
+        AnalysisSettings(random_orders="no")
+    full = analyse_network(trained, splits, zero, tmp_path, progress=False, device="cpu")
+
+    def aucs(analysis) -> pd.DataFrame:
+        frames = [curve_frames(0, name, curve, N_CLASSES)[1] for name, curve in analysis.curves.items()]
+        return pd.concat(frames, ignore_index=True)
+
+    gains = paired_auc_gain(aucs(full), aucs(first))
+    assert "random" not in set(gains.direction) and len(gains) == 4 * len(SUBSET) * len(DIRECTIONS)
+
+
 def test_subset_analysis_caches_its_own_entry(trained, splits, tmp_path):
     subset = AnalysisSettings(n_random=2, ordered=SUBSET)
     first = analyse_network(trained, splits, subset, tmp_path, progress=False, device="cpu")
@@ -146,9 +179,14 @@ def auc_table(desc_gap: float, gain: float = 0.0, jitter: float = 0.001) -> pd.D
     return pd.DataFrame(rows, columns=["seed", "scope", "quantity", "direction", "order", "auc"])
 
 
+def ordered_only(table: pd.DataFrame) -> pd.DataFrame:
+    """An AUC table without its random orders, as bias balancing is computed in the chapter."""
+    return table[table.direction != "random"].reset_index(drop=True)
+
+
 def c5_inputs(desc_gaps: dict[str, float], gains: dict[str, float], jitter: float = 0.001):
     zero = {a: auc_table(g, jitter=jitter) for a, g in desc_gaps.items()}
-    mean = {a: auc_table(desc_gaps[a], gains[a], jitter=2 * jitter) for a in desc_gaps}
+    mean = {a: ordered_only(auc_table(desc_gaps[a], gains[a], jitter=2 * jitter)) for a in desc_gaps}
     paired = {a: paired_auc_gain(zero[a], mean[a]) for a in zero}
     return activation_gaps(zero), activation_gains(paired)
 
@@ -161,10 +199,30 @@ def test_activation_gaps_and_gains_read_the_constructed_numbers():
     assert relu["mean"].to_numpy() == pytest.approx(0.2)
     assert gaps[gaps.gap == "asc−rand"]["mean"].to_numpy() == pytest.approx(0.0, abs=1e-12)
     assert gains.scope.tolist()[:2] == ["network", "network"]  # the whole network first
-    tanh = gains[gains.activation == "tanh"].set_index("scope")
+    # one case per scope, ordered quantity and direction; no random orders under bias balancing
+    assert len(gains) == 2 * 4 * 2 * 2 and set(gains.quantity) == set(SUBSET)
+    assert set(gains.direction) == {"ascending", "descending"}
+    tanh = gains[gains.activation == "tanh"]
     # gain per seed: 0.03 + (2 - 1) × 0.001 × seed -> mean 0.031, std 0.001
     assert tanh["mean"].to_numpy() == pytest.approx(0.031)
     assert tanh["std"].to_numpy() == pytest.approx(0.001)
+
+
+def test_c5_gain_cases_are_the_ordered_curves():
+    zero = auc_table(0.2)
+    mean = ordered_only(auc_table(0.2, 0.05))
+    # the descending MI curve of layer 2 gains more than the others under bias balancing
+    bumped = (mean.scope == "layer 2") & (mean.quantity == "mutual_information")
+    mean.loc[bumped & (mean.direction == "descending"), "auc"] += 0.1
+    gains = activation_gains({"relu": paired_auc_gain(zero, zero), "tanh": paired_auc_gain(zero, mean)})
+    contrasts = activation_contrasts(gains, ["scope", "quantity", "direction"])
+    largest = contrasts.loc[contrasts.difference.abs().idxmax()]
+    assert (largest.scope, largest.quantity, largest.direction) == (
+        "layer 2",
+        "mutual_information",
+        "descending",
+    )
+    assert largest.difference == pytest.approx(0.15)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +355,10 @@ def fake_results(desc_gaps: dict[str, float], gains: dict[str, float]) -> act.Ac
         a: SimpleNamespace(auc=auc_table(g), accuracies=accuracies, configs=configs)
         for a, g in desc_gaps.items()
     }
-    mean = {a: SimpleNamespace(auc=auc_table(desc_gaps[a], gains[a], jitter=0.002)) for a in desc_gaps}
+    mean = {
+        a: SimpleNamespace(auc=ordered_only(auc_table(desc_gaps[a], gains[a], jitter=0.002)))
+        for a in desc_gaps
+    }
     paired = {a: paired_auc_gain(zero[a].auc, mean[a].auc) for a in zero}
     return act.ActivationResults(zero, mean, paired)
 

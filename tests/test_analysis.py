@@ -532,6 +532,7 @@ SETTING_CHANGES = {
     "val_limit": 100,
     "test_limit": 100,
     "ordered": ("mutual_information",),
+    "random_orders": False,
 }
 # One change per module constant that the key covers.
 CONSTANT_CHANGES = {
@@ -764,8 +765,11 @@ def test_paired_auc_gain_pairs_orders_and_averages_random_orders_first():
     assert gains.loc[(1, "entropy"), "gain"] == pytest.approx(-0.1)
     assert gains.loc[(1, "random"), "gain"] == pytest.approx(0.2)
     assert len(gains) == 4
-    with pytest.raises(ValueError, match=r"invalid auc_other=.*must hold the same curves as auc_base"):
-        paired_auc_gain(base, other[other.seed == 0])
+    subset = paired_auc_gain(base, other[other.quantity == "entropy"])  # e.g. no random orders
+    assert subset.quantity.tolist() == ["entropy", "entropy"]
+    np.testing.assert_allclose(subset.gain, [0.1, -0.1])
+    with pytest.raises(ValueError, match=r"invalid auc_other=.*must hold curves of auc_base"):
+        paired_auc_gain(base[base.seed == 0], other)
 
 
 def test_damage_correlations_are_spearman_per_layer_and_over_the_network():
