@@ -24,7 +24,7 @@ from nbsrc.claims import PAPER, activation_gains, activation_gaps, claim_c2, cla
 from nbsrc.claims import indicator_table as _indicator_table
 from nbsrc.infoplane import ACTIVATION_NAMES
 from nbsrc.recipes import recipe_config
-from nbsrc.report import pm, save_result
+from nbsrc.report import pm, robustness_table, save_result
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import SHORT, layer_scopes
 
@@ -118,10 +118,13 @@ def accuracies(results: ActivationResults) -> pd.DataFrame:
 
 
 def save(claims: pd.DataFrame, results: ActivationResults, parameters: dict[str, Any]) -> Path:
-    """Write the chapter's claims and accuracies for the summary (``<results_name>-claims.csv`` and
-    ``-accuracy.csv`` in ``results_dir``); returns the claims file."""
+    """Write the chapter's claims, accuracies and robustness (test accuracy and whole-network random-order
+    AUC per network, zero ablation) for the summary (``<results_name>-claims.csv``, ``-accuracy.csv`` and
+    ``-robustness.csv`` in ``results_dir``); returns the claims file."""
     name = parameters.get("results_name") or f"activations_{parameters['dataset']}"
     save_result(accuracies(results), parameters["results_dir"], name, "accuracy")
+    robust = pd.concat([robustness_table(r) for r in results.zero.values()], ignore_index=True)
+    save_result(robust, parameters["results_dir"], name, "robustness")
     return save_result(claims, parameters["results_dir"], name, "claims")
 
 

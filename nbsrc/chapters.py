@@ -45,6 +45,7 @@ from nbsrc.infoplane import FIRST_EPOCH_POINTS
 from nbsrc.models import ACTIVATIONS
 from nbsrc.pruning import FINE_TUNE_STEPS, KEPT, kept_widths
 from nbsrc.recipes import recipe_config
+from nbsrc.regularisers import REGULARISER_DATASETS, VARIANTS
 from nbsrc.storage import file_sha256
 from nbsrc.train import TrainConfig, first_epoch_steps
 from nbsrc.vocabulary import QUANTITIES, TITLES, counted
@@ -434,6 +435,57 @@ ACTIVATIONS_SMOKE: dict[str, Any] = {"widths": [32, 32, 32]}
 ACTIVATIONS_CHAPTERS = tuple(f"activations_{dataset}" for dataset in DATASETS)
 
 
+#: The regulariser chapter's parameters (C9, the book's extension): the book's ReLU networks (its recipe and
+#: default widths) once per variant of ``nbsrc.regularisers.VARIANTS`` and seed, analysed with the dataset
+#: chapter's settings, so that the variant "none" is that chapter's networks and analysis (the same keys).
+REGULARISERS_PARAMETERS: dict[str, Any] = {
+    "dataset": "mnist",
+    "variants": list(VARIANTS),
+    "widths": None,  # None: the book's widths (the dataset chapter's networks for "none")
+    "seeds": [0, 1, 2],
+    "epochs": None,
+    "n_random": 20,
+    **MEASUREMENT_PARAMETERS,
+    "results_dir": "results",
+    "results_name": None,
+}
+
+
+def regularisers_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings]:
+    """Validate a regulariser chapter's parameters; return the training configs per variant (the book's
+    recipe with the variant's fields, one per seed; "none" exactly the dataset chapter's) and the settings
+    (the dataset chapter's: every quantity, ordered curves and random orders, zero ablation)."""
+    for name in parameters:
+        check_choice("parameter", name, REGULARISERS_PARAMETERS)
+    p = {**REGULARISERS_PARAMETERS, **parameters}
+    variants = p.pop("variants")
+    p.pop("results_dir"), p.pop("results_name")
+    if not isinstance(variants, list | tuple) or not variants or len(set(variants)) != len(variants):
+        check_choice("variants", variants, [f"a non-empty list without repeats from {list(VARIANTS)}"])
+    for variant in variants:
+        check_choice("variants", variant, VARIANTS)
+    configs, settings = {}, None
+    for variant in variants:
+        configs[variant], settings = dataset_setup(**p, **VARIANTS[variant])
+    return configs, settings
+
+
+def regularisers_chapter(dataset: str, **parameters: Any) -> Chapter:
+    """Regularisers (C9, the book's extension) on one dataset's networks; its results are saved as
+    ``regularisers_<dataset>-*`` for the summary."""
+    name = f"regularisers_{dataset}"
+    full = {**REGULARISERS_PARAMETERS, "results_name": name, **parameters, "dataset": dataset}
+    title = f"{TITLES[dataset]}: regularisers (the book's extension)"
+    return Chapter(name, "regularisers", full, title=title, datasets=(dataset,))
+
+
+#: A smoke run of a regulariser chapter also narrows its networks (each variant trains and ablates).
+REGULARISERS_SMOKE: dict[str, Any] = {"widths": [32, 16]}
+
+#: The regulariser chapters, one per dataset of ``REGULARISER_DATASETS``.
+REGULARISER_CHAPTERS = tuple(f"regularisers_{dataset}" for dataset in REGULARISER_DATASETS)
+
+
 def _smoke(parameters: dict[str, Any], accepted: dict[str, Any]) -> dict[str, Any]:
     """The smoke parameters a kind of chapter accepts."""
     return {k: v for k, v in parameters.items() if k in accepted}
@@ -443,9 +495,11 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
     """The book's chapters in execution order: the method, one per dataset on the information plane (it
     trains the networks of the dataset and paper-setting chapters while recording them), one per dataset,
     one per dataset under each other recipe (the paper's setting, raw inputs with a constant learning
-    rate), one per dataset on the estimators, the pruning and the activation functions, the summary."""
+    rate), one per dataset on the estimators, the pruning and the activation functions, one per dataset of
+    ``REGULARISER_DATASETS`` on the regularisers, the summary."""
     extra = SMOKE_PARAMETERS if smoke else {}
     activation_smoke = ACTIVATIONS_SMOKE if smoke else {}
+    regulariser_smoke = REGULARISERS_SMOKE if smoke else {}
     others = [recipe_chapter(r, d, **extra) for r in RECIPE_CHAPTERS for d in datasets]
     for chapter in [*(dataset_chapter(d, **extra) for d in datasets), *others]:
         dataset_setup(**chapter.parameters)  # fail fast on bad parameters
@@ -453,6 +507,8 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
     papers, raws = recipe_results("paper_v1", datasets), recipe_results("raw_constant", datasets)
     prunings = [f"pruning_{dataset}" for dataset in datasets]
     activations = [f"activations_{dataset}" for dataset in datasets]
+    regularised = [d for d in datasets if d in REGULARISER_DATASETS]
+    regularisers = [f"regularisers_{dataset}" for dataset in regularised]
     summary = Chapter(
         "summary",
         "summary",
@@ -463,11 +519,13 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
             "raw_results": raws,
             "pruning_results": prunings,
             "activation_results": activations,
+            "regulariser_results": regularisers,
         },
         reads=tuple(
-            f"{results_dir}/{name}-*" for name in (*datasets, *papers, *raws, *prunings, *activations)
+            f"{results_dir}/{name}-*"
+            for name in (*datasets, *papers, *raws, *prunings, *activations, *regularisers)
         ),
-        after=(*datasets, *papers, *raws, *prunings, *activations),
+        after=(*datasets, *papers, *raws, *prunings, *activations, *regularisers),
     )
     # executed before the chapters whose networks they record, so that a cold build trains each network once
     infoplanes = [infoplane_chapter(d, **_smoke(extra, INFOPLANE_PARAMETERS)) for d in datasets]
@@ -481,6 +539,10 @@ def book_chapters(smoke: bool = False, datasets: Sequence[str] = DATASETS) -> li
         *(
             activations_chapter(d, **_smoke(extra, ACTIVATIONS_PARAMETERS), **activation_smoke)
             for d in datasets
+        ),
+        *(
+            regularisers_chapter(d, **_smoke(extra, REGULARISERS_PARAMETERS), **regulariser_smoke)
+            for d in regularised
         ),
         summary,
     ]

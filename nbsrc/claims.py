@@ -29,6 +29,14 @@ why its thresholds, and which parts are this book's choices; ``rules_table`` sho
   parts do, partly when one does, disagrees when neither does; n/a with fewer than two activations.
 * C6 agrees when the seed-mean random-order AUC increases strictly with depth; partly when only the
   last layer's exceeds the first's; n/a with fewer than two hidden layers.
+* C9 (the book's extension, judged in the regulariser chapters: the book's ReLU networks without a
+  regulariser and with dropout, batch norm or weight decay) has two parts, each comparing every regulariser
+  with no regulariser. (a) The quantities: per hidden layer and quantity (H, MI, KL sel., CSI; the weight
+  norm is left out), the mean over the layer's neurons, seed mean and std per variant. (b) The robustness:
+  per scope, the random orders' mean AUC, seed mean and std per variant. A case differs when the means
+  differ by more than twice the larger of the two seed std's and by more than the floor (``C9_FLOORS``
+  for the quantities, ``C9_FLOOR`` AUC for the robustness). Agrees when both parts have a differing case,
+  partly when one does, disagrees when neither; n/a without the reference or without a regulariser.
 
 A claim with no case to judge (no scope, no layer pair) is "n/a", never "disagrees". Every claim also
 gets a ``reason``: one generated sentence that names the failing part, where, and by how much (or the
@@ -50,6 +58,7 @@ from nbsrc.vocabulary import (
     QUANTITIES,
     SHORT,
     counted,
+    layer_scope,
     num,
     ordered_scopes,
     random_band,
@@ -79,16 +88,35 @@ PAPER = {
     "C7": "Pruning with bias balancing partly removes the need to retrain after pruning.",
     "C8": "Layer-wise curves outside the random band suggest redundancy (descending above it: informative "
     "neurons back each other up) and synergy (ascending below it: uninformative neurons matter jointly).",
+    "C9": "Regularisers (dropout, batch norm, weight decay) change the quantities and the robustness to "
+    "ablation (the book's extension, not the paper's claim: its third version names regularisers as future "
+    "work).",
 }
 #: Claims whose computation needs more than the chapter's AUC and measures tables (claims_table's options).
 OPTIONAL_CLAIMS = ("C3e", "C8")
 #: Claims judged in chapters of their own, not in the dataset chapters' claims table.
-ELSEWHERE = {"C5": "the activation chapters", "C7": "the pruning chapters"}
+ELSEWHERE = {
+    "C5": "the activation chapters",
+    "C7": "the pruning chapters",
+    "C9": "the regulariser chapters",
+}
 #: C7: a cell (seed mean) holds from this share of the fine-tuning gain recovered by bias balancing alone.
 C7_SHARE = 0.25
 #: C5: two activations' seed means must differ by more than this many AUC (and by more than twice the larger
 #: of their seed std's) for a case to count as depending on the activation.
 C5_FLOOR = 0.01
+#: C9: the variant every regulariser is compared with (the book's networks as they are).
+C9_REFERENCE = "none"
+#: C9 (a): the quantities compared and the floor a change of a layer's mean must exceed (besides twice the
+#: larger seed std), in the quantity's own unit: 0.01 bits for H, MI and KL selectivity, 0.01 for the
+#: class-selectivity index (a ratio in [-1, 1], for ReLU outputs in [0, 1]). The weight norm is left out:
+#: weight decay shrinks it by construction, and behind batch norm its scale is arbitrary (the next layer's
+#: normalisation undoes it), so a change of it says nothing about what the neurons carry.
+C9_FLOORS = {"entropy": 0.01, "mutual_information": 0.01, "kl_selectivity": 0.01, "csi": 0.01}
+#: C9 (a): the unit of each compared quantity, as the reasons print it.
+C9_UNITS = {"entropy": "bits", "mutual_information": "bits", "kl_selectivity": "bits", "csi": "CSI"}
+#: C9 (b): the floor a change of the random-order AUC must exceed (besides twice the larger seed std).
+C9_FLOOR = 0.01
 #: C5 (a): the two C2 gaps, by their column in :func:`indicator_table` and their name on the page.
 C5_GAPS = {"desc_gap": "rand−desc", "asc_gap": "asc−rand"}
 
@@ -215,6 +243,29 @@ RULES = {
         "for both tests.",
         "choices": "The band rule, the quarters, 100 pairs, the random-pair baseline, the two tests, the "
         "U test and its 0.05 level are this book's; the paper's fourth version reads the curves alone.",
+    },
+    "C9": {
+        "rule": "The book's extension, not the paper's claim. The book's ReLU networks (its recipe and "
+        "widths) trained without a regulariser ('none') and with each regulariser (dropout 0.2, dropout "
+        "0.5, batch norm, weight decay 1e-4, weight decay 1e-3), three seeds each, zero ablation. (a) The "
+        "quantities: per hidden layer and quantity (H, MI, KL sel., CSI), the mean of the quantity over the "
+        "layer's neurons, then mean and std over seeds per variant. (b) The robustness: per scope (the "
+        "whole network and each hidden layer), the mean AUC of the 20 random orders, then mean and std over "
+        "seeds per variant. A case differs when a regulariser's mean differs from none's by more than twice "
+        "the larger of their two seed std's and by more than the floor: "
+        f"{C9_FLOORS['mutual_information']} bits for H, MI and KL sel., {C9_FLOORS['csi']} for CSI, "
+        f"{C9_FLOOR} AUC for the robustness. A part holds when at least one of its cases differs for at "
+        "least one regulariser. Agrees when both parts hold, partly when one does, disagrees when neither "
+        "does; n/a without the networks without a regulariser or without a regulariser.",
+        "why": "As C5: twice the seed spread keeps differences that one retraining could produce from "
+        "counting, and the floors keep differences too small to matter from counting when the seeds agree "
+        "closely. The layer's mean is the simplest summary of a distribution's shift; the random orders "
+        "measure robustness without reference to any quantity. One case is enough because the claim is that "
+        "regularisers change these somewhere, not everywhere.",
+        "choices": "The whole rule is this book's (the paper names regularisers as future work): the "
+        "variants and their strengths, the layer mean as the summary, the factor 2, the floors, 'one case', "
+        "and leaving out the weight norm (weight decay shrinks it by construction and batch norm makes its "
+        "scale arbitrary).",
     },
 }
 
@@ -644,44 +695,71 @@ def activation_gains(gains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return frame.sort_values(["scope"], key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
-def activation_contrasts(table: pd.DataFrame, case: list[str]) -> pd.DataFrame:
-    """Every pair of activations within each ``case`` group of ``table`` (columns activation, mean, std):
-    the difference of their means (second − first), the threshold max(2 × larger std, ``C5_FLOOR``) and
-    whether the difference exceeds it. Columns: ``case``, first, second, difference, threshold, differs."""
+def variant_contrasts(
+    table: pd.DataFrame,
+    case: list[str],
+    by: str = "activation",
+    reference: str | None = None,
+    floor: float = C5_FLOOR,
+) -> pd.DataFrame:
+    """Pairs of variants (the values of column ``by``: activations, regularisers) within each ``case`` group
+    of ``table`` (columns ``by``, mean, std): every pair in table order, or, with ``reference``, each other
+    variant against the reference (first = the reference). The difference of their means (second −
+    first), the threshold max(2 × larger std, floor) and whether the difference exceeds it; the floor is
+    ``floor``, or the group's ``floor`` column when the table has one (a unit per quantity). Columns:
+    ``case``, first, second, difference, threshold, differs (and unit, when the table has one)."""
     rows = []
+    extra = [c for c in ("unit",) if c in table]
     for key, group in table.groupby(case, sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        stats = group.set_index("activation")
-        for a, b in combinations(stats.index, 2):
+        stats = group.set_index(by)
+        low = float(stats["floor"].iloc[0]) if "floor" in stats else floor
+        if reference is None:
+            pairs = list(combinations(stats.index, 2))
+        else:
+            pairs = (
+                [(reference, v) for v in stats.index if v != reference] if reference in stats.index else []
+            )
+        for a, b in pairs:
             difference = float(stats.loc[b, "mean"] - stats.loc[a, "mean"])
-            threshold = max(2 * max(float(stats.loc[a, "std"]), float(stats.loc[b, "std"])), C5_FLOOR)
-            rows.append((*key, a, b, difference, threshold, abs(difference) > threshold))
-    return pd.DataFrame(rows, columns=[*case, "first", "second", "difference", "threshold", "differs"])
+            threshold = max(2 * max(float(stats.loc[a, "std"]), float(stats.loc[b, "std"])), low)
+            units = [stats[c].iloc[0] for c in extra]
+            rows.append((*key, a, b, difference, threshold, abs(difference) > threshold, *units))
+    return pd.DataFrame(
+        rows, columns=[*case, "first", "second", "difference", "threshold", "differs", *extra]
+    )
 
 
-def _c5_case(r, case: list[str]) -> str:
+def _contrast_case(r, case: list[str]) -> str:
     where = " ".join(SHORT.get(getattr(r, c), getattr(r, c)) for c in case)
-    return f"{where}: {r.second} − {r.first} {r.difference:+.3f} AUC (threshold {r.threshold:.3f})"
+    unit = getattr(r, "unit", "AUC")
+    return f"{where}: {r.second} − {r.first} {r.difference:+.3f} {unit} (threshold {r.threshold:.3f})"
 
 
-def _c5_part(contrasts: pd.DataFrame, case: list[str], name: str) -> tuple[bool, str, str]:
-    """Whether a part depends on the activation, its measured text and its reason clause."""
+def _contrast_part(
+    contrasts: pd.DataFrame,
+    case: list[str],
+    name: str,
+    pairs: str = "activation pairs",
+    on: str = "activation",
+) -> tuple[bool, str, str]:
+    """Whether a part has a differing case (it depends on the ``on``), its measured text and its reason."""
     if contrasts.empty:
         return False, f"{name}: no case", f"{name} has no case to compare"
     margin = contrasts.difference.abs() - contrasts.threshold
     largest = contrasts.loc[margin.idxmax()]
     n = int(contrasts.differs.sum())
     measured = (
-        f"{name}: {n} of {len(contrasts)} activation pairs × cases differ; largest {_c5_case(largest, case)}"
+        f"{name}: {n} of {len(contrasts)} {pairs} × cases differ; largest {_contrast_case(largest, case)}"
     )
     if n:
-        reason = f"{name} depends on the activation in {n} of {len(contrasts)} comparisons (largest: " + (
-            f"{_c5_case(largest, case)})"
+        reason = f"{name} depends on the {on} in {n} of {len(contrasts)} comparisons (largest: " + (
+            f"{_contrast_case(largest, case)})"
         )
     else:
         reason = (
-            f"{name} does not depend on the activation: no difference exceeds its threshold (closest: "
-            f"{_c5_case(largest, case)})"
+            f"{name} does not depend on the {on}: no difference exceeds its threshold (closest: "
+            f"{_contrast_case(largest, case)})"
         )
     return n > 0, measured, reason
 
@@ -695,11 +773,85 @@ def claim_c5(gaps: pd.DataFrame, gains: pd.DataFrame) -> dict:
     if len(activations) < 2:
         why = f"only {', '.join(activations) or 'no activation'}: no two activations to compare"
         return _result(why, "n/a", f"{why[0].upper()}{why[1:]}.")
-    relation = activation_contrasts(gaps, ["scope", "quantity", "gap"])
+    relation = variant_contrasts(gaps, ["scope", "quantity", "gap"])
     cases = ["scope", "quantity", "direction"]
-    balancing = activation_contrasts(gains, cases)
-    a, a_measured, a_reason = _c5_part(relation, ["scope", "quantity", "gap"], "(a) the relation (C2 gaps)")
-    b, b_measured, b_reason = _c5_part(balancing, cases, "(b) the gain of bias balancing (ordered curves)")
+    balancing = variant_contrasts(gains, cases)
+    a, a_measured, a_reason = _contrast_part(
+        relation, ["scope", "quantity", "gap"], "(a) the relation (C2 gaps)"
+    )
+    b, b_measured, b_reason = _contrast_part(
+        balancing, cases, "(b) the gain of bias balancing (ordered curves)"
+    )
+    verdict = "agrees" if a and b else "partly" if a or b else "disagrees"
+    return _result(
+        f"{a_measured}; {b_measured}", verdict, f"{a_reason[0].upper()}{a_reason[1:]}; {b_reason}."
+    )
+
+
+# ------------------------------------------------------------------------------------------- C9
+
+
+def _seed_stats(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per ``by`` group: mean, std (0 for one seed) and number of seeds of ``value`` (a row per seed)."""
+    grouped = frame.groupby(by, sort=False)
+    stats = grouped.value.agg(["mean", "std"]).fillna({"std": 0.0})
+    return stats.assign(n_seeds=grouped.seed.nunique()).reset_index()
+
+
+def variant_quantities(measures: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """C9 (a): per variant (``{variant: measures}``), hidden layer and quantity of ``C9_FLOORS``, the mean
+    over the layer's neurons per seed, then mean and std over seeds, with the quantity's floor and unit.
+    Columns: variant, scope, quantity, mean, std, n_seeds, floor, unit."""
+    frames = []
+    for variant, table in measures.items():
+        rows = table[table.quantity.isin(list(C9_FLOORS))]
+        per_seed = rows.groupby(["seed", "layer", "quantity"], sort=False).value.mean().reset_index()
+        per_seed = per_seed.assign(scope=per_seed.layer.map(layer_scope), variant=variant)
+        per_seed["q"] = per_seed.quantity.map(list(C9_FLOORS).index)
+        frames.append(per_seed.sort_values(["layer", "q"], kind="stable"))
+    columns = ["variant", "scope", "quantity", "mean", "std", "n_seeds", "floor", "unit"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    stats = _seed_stats(pd.concat(frames, ignore_index=True), ["variant", "scope", "quantity"])
+    stats = stats.assign(floor=stats.quantity.map(C9_FLOORS), unit=stats.quantity.map(C9_UNITS))
+    return stats[columns]
+
+
+def variant_robustness(aucs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """C9 (b): per variant (``{variant: auc table}``) and scope, the random orders' mean AUC per seed, then
+    mean and std over seeds. Columns: variant, scope, mean, std, n_seeds (scopes: network, then layers)."""
+    frames = []
+    for variant, auc in aucs.items():
+        band = random_band(auc, by=["seed", "scope"], value="auc")
+        frames.append(band.assign(variant=variant, value=band.random_mean))
+    columns = ["variant", "scope", "mean", "std", "n_seeds"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    stats = _seed_stats(pd.concat(frames, ignore_index=True), ["variant", "scope"])
+    order = {s: i for i, s in enumerate(ordered_scopes(stats.scope.unique()))}
+    stats = stats.sort_values("scope", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    return stats[columns]
+
+
+def claim_c9(quantities: pd.DataFrame, robustness: pd.DataFrame) -> dict:
+    """C9 (the book's extension) from :func:`variant_quantities` (part a) and :func:`variant_robustness`
+    (part b) of the same networks: each regulariser against ``C9_REFERENCE``; a case differs when the
+    seed means differ by more than twice the larger seed std and more than its floor. Agrees when both
+    parts have a differing case, partly when one does, disagrees when neither; n/a without the reference
+    or without a regulariser."""
+    variants = list(dict.fromkeys([*quantities.variant, *robustness.variant]))
+    others = [v for v in variants if v != C9_REFERENCE]
+    if C9_REFERENCE not in variants or not others:
+        missing = "no networks without a regulariser" if C9_REFERENCE not in variants else "no regulariser"
+        why = f"{missing} ({', '.join(variants) or 'no variant'}): nothing to compare"
+        return _result(why, "n/a", f"{why[0].upper()}{why[1:]}.")
+    pairs, on = "regulariser comparisons", "regulariser"
+    changed = variant_contrasts(quantities, ["scope", "quantity"], by="variant", reference=C9_REFERENCE)
+    robust = variant_contrasts(robustness, ["scope"], by="variant", reference=C9_REFERENCE, floor=C9_FLOOR)
+    a, a_measured, a_reason = _contrast_part(
+        changed, ["scope", "quantity"], "(a) the quantities (layer means)", pairs, on
+    )
+    b, b_measured, b_reason = _contrast_part(robust, ["scope"], "(b) the random-order AUC", pairs, on)
     verdict = "agrees" if a and b else "partly" if a or b else "disagrees"
     return _result(
         f"{a_measured}; {b_measured}", verdict, f"{a_reason[0].upper()}{a_reason[1:]}; {b_reason}."

@@ -43,6 +43,7 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
+from nbsrc.analysis import spearman
 from nbsrc.checks import check_choice, fail
 from nbsrc.vocabulary import (
     COLORS,
@@ -54,6 +55,7 @@ from nbsrc.vocabulary import (
     SHORT,
     layer_scope,
     layer_scopes,
+    num,
     ordered_scopes,
     random_band,
     scope_layer,
@@ -86,6 +88,9 @@ __all__ = [
     "plot_information_time",
     "plot_pruning_accuracy",
     "plot_pruning_cost",
+    "plot_variant_distributions",
+    "plot_random_curves",
+    "plot_accuracy_robustness",
 ]
 
 #: Width of every figure [in]: the content column (~780 px) shows it at ~104 px per inch.
@@ -1067,4 +1072,113 @@ def plot_pruning_cost(
         Line2D([], [], color="black", marker="*", ls="", label="intact network"),
     ]
     _legend(fig, handles, None, _legend_cols(fig, len(handles), 3))
+    return fig
+
+
+# -------------------------------------------------------------------------------- variants of a network
+
+X_RANDOM_AUC = "whole-network random-order AUC [1]"
+
+
+def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
+    """One colour per variant (regulariser, chapter), in the given order; none is a quantity's grey."""
+    return dict(zip(labels, sns.color_palette("colorblind", len(labels)), strict=True))
+
+
+def plot_variant_distributions(
+    measures: dict[str, pd.DataFrame], quantities: Sequence[str] = QUANTITIES[:4]
+) -> Figure:
+    """Each quantity's distribution over the neurons of each hidden layer, per variant of a network
+    (``{label: measures}``, e.g. one per regulariser): one row per quantity, one panel per hidden layer, one
+    violin per variant (all seeds pooled), in the quantity's colour."""
+    quantities = _check_quantities(quantities)
+    if not measures:
+        fail("measures", "no variant", "needs at least one variant's measures")
+    for label, table in measures.items():
+        _require(table, f"measures of {label}", ["seed", "layer", "neuron", "quantity", "value"])
+    labels = list(measures)
+    pooled = pd.concat([t.assign(variant=label) for label, t in measures.items()], ignore_index=True)
+    layers = sorted(pooled["layer"].unique())
+    ncols = min(MAX_COLS, len(layers))
+    nrows = len(quantities) * math.ceil(len(layers) / ncols)
+    fig, gs = _figure(nrows, ncols, 2.3)
+    for qi, q in enumerate(quantities):
+        first = None
+        for li, layer in enumerate(layers):
+            row = qi * math.ceil(len(layers) / ncols) + li // ncols
+            ax = fig.add_subplot(gs[row, li % ncols], sharey=first)
+            first = first or ax
+            sub = pooled[(pooled["quantity"] == q) & (pooled["layer"] == layer)]
+            if sub.empty:
+                fail("quantities", q, "has no rows in measures")
+            sns.violinplot(
+                data=sub, x="variant", y="value", order=labels, color=COLORS[q], cut=0, inner="quart",
+                density_norm="width", linewidth=1, ax=ax,
+            )  # fmt: skip
+            ax.set(
+                xlabel="",
+                ylabel=LABELS[q] if li % ncols == 0 else "",
+                title=f"{SHORT[q]} · {layer_scope(layer)}",
+            )
+            ax.tick_params(axis="x", labelrotation=90)
+    return fig
+
+
+def plot_random_curves(curves: dict[str, pd.DataFrame], scopes: Sequence[str] | None = None) -> Figure:
+    """Robustness to ablation per variant of a network (``{label: curves}``): one panel per scope (the whole
+    network, then each hidden layer), one line per variant, the mean over seeds and random orders of the
+    test accuracy against the share of the scope's neurons ablated in random order (zero ablation in the
+    book). Lines carry ``gid`` ``"{label}/{scope}"``."""
+    if not curves:
+        fail("curves", "no variant", "needs at least one variant's curves")
+    for label, table in curves.items():
+        _require(table, f"curves of {label}", ["seed", "scope", "direction", "fraction", "accuracy"])
+    first = next(iter(curves.values()))
+    scopes = ordered_scopes(first["scope"].unique()) if scopes is None else list(scopes)
+    nrows, ncols = _grid_shape(len(scopes))
+    fig, gs = _figure(nrows, ncols, 2.4, extra=0.5)
+    axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(scopes))], sharex=True, sharey=True)
+    colors = _variant_palette(list(curves))
+    for ax, scope in zip(axes, scopes, strict=True):
+        for label, table in curves.items():
+            sub = table[(table["scope"] == scope) & (table["direction"] == "random")]
+            if sub.empty:
+                fail("scope", scope, f"has no random orders for {label}")
+            mean = sub.groupby("fraction")["accuracy"].mean()
+            ax.plot(
+                100 * mean.index, 100 * mean.to_numpy(), color=colors[label], lw=1.4, gid=f"{label}/{scope}"
+            )
+        ax.set(title="whole network" if scope == NETWORK else scope, xlabel=X_ABLATED, ylabel=Y_ACCURACY)
+    handles = [Line2D([], [], color=c, lw=1.4, label=label) for label, c in colors.items()]
+    _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 3))
+    return fig
+
+
+def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None = None) -> Figure:
+    """Morcos et al.'s comparison: one point per network, its test accuracy against the mean AUC of its
+    whole-network random orders, coloured by ``hue`` (a column: the regulariser, the chapter), one panel
+    per value of ``panel`` (a column: the dataset; one panel without), each titled with Spearman's ρ
+    between the two numbers. Points carry ``gid`` ``"{panel}/{hue}"``."""
+    _require(points, "points", ["test_accuracy", "random_network_auc", hue, *([panel] if panel else [])])
+    if points.empty:
+        fail("points", "empty table", "needs at least one network")
+    groups = list(points.groupby(panel, sort=False)) if panel else [("", points)]
+    nrows, ncols = _grid_shape(len(groups))
+    fig, gs = _figure(nrows, ncols, 2.8 if ncols > 1 else 3.2, extra=0.6)
+    axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(groups))])
+    colors = _variant_palette(list(pd.unique(points[hue])))
+    for ax, (name, group) in zip(axes, groups, strict=True):
+        for label, sub in group.groupby(hue, sort=False):
+            ax.scatter(
+                sub["random_network_auc"], 100 * sub["test_accuracy"], s=22, color=colors[label],
+                edgecolor="white", linewidth=0.5, gid=f"{name}/{label}",
+            )  # fmt: skip
+        rho = spearman(group["test_accuracy"].to_numpy(), group["random_network_auc"].to_numpy())
+        text = "ρ undefined" if np.isnan(rho) else f"Spearman ρ = {num(rho, 2, signed=True)}"
+        title = f"{name} · {text}" if name else text
+        ax.set(title=f"{title} ({len(group)} networks)", xlabel=X_RANDOM_AUC, ylabel=Y_ACCURACY)
+    handles = [
+        Line2D([], [], ls="none", marker="o", ms=5, color=c, label=str(label)) for label, c in colors.items()
+    ]
+    _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 3))
     return fig

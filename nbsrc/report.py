@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from nbsrc.analysis import ChapterResults
+from nbsrc.analysis import ChapterResults, spearman
 from nbsrc.checks import check_choice, fail
 from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
@@ -146,7 +146,7 @@ def splits_table(val_size: int = 10000) -> str:
 
 # ------------------------------------------------------------------------------------------------ results
 
-RESULT_KINDS = ("claims", "accuracy", "indicators", "damage")
+RESULT_KINDS = ("claims", "accuracy", "indicators", "damage", "robustness")
 
 
 def save_claims(
@@ -155,14 +155,16 @@ def save_claims(
     parameters: dict[str, Any],
     damage: pd.DataFrame | None = None,
 ) -> Path:
-    """Write a chapter's claims table, its test accuracies, its good-indicator gaps and (when given) its
-    damage correlations to ``results_dir`` (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``,
-    ``-damage.csv``) for the summary; ``<name>`` is the ``results_name`` parameter, else the dataset."""
+    """Write a chapter's claims table, its test accuracies, its good-indicator gaps, its networks' accuracy
+    and robustness (:func:`robustness_table`) and (when given) its damage correlations to ``results_dir``
+    (``<name>-claims.csv``, ``-accuracy.csv``, ``-indicators.csv``, ``-robustness.csv``, ``-damage.csv``)
+    for the summary; ``<name>`` is the ``results_name`` parameter, else the dataset."""
     name = parameters.get("results_name") or parameters["dataset"]
     tables = {
         "claims": claims,
         "accuracy": results.accuracies,
         "indicators": indicator_table(results.auc),
+        "robustness": robustness_table(results),
     }
     if damage is not None:
         tables["damage"] = damage
@@ -170,6 +172,90 @@ def save_claims(
         kind: save_result(table, parameters["results_dir"], name, kind) for kind, table in tables.items()
     }
     return paths["claims"]
+
+
+def network_label(config: Any) -> str:
+    """A network's kind in words, from its training config: activation and hidden widths, then each
+    regulariser it was trained with ("ReLU 512-256-128", "ReLU 512-256-128, dropout 0.2", "sigmoid 200-200,
+    weight decay 0.0001"). Networks with equal labels on one dataset differ only in recipe details that
+    the result name (the chapter) tells apart."""
+    from nbsrc.infoplane import ACTIVATION_NAMES
+
+    parts = [
+        f"{ACTIVATION_NAMES.get(config.activation, config.activation)} {'-'.join(map(str, config.widths))}"
+    ]
+    if config.dropout:
+        parts.append(f"dropout {config.dropout:g}")
+    if config.batch_norm:
+        parts.append("batch norm")
+    if config.weight_decay:
+        parts.append(f"weight decay {config.weight_decay:g}")
+    return ", ".join(parts)
+
+
+def robustness_table(results: ChapterResults) -> pd.DataFrame:
+    """Per network (seed) of a chapter: its kind (:func:`network_label`), its test accuracy and the mean AUC
+    of its whole-network random orders (zero ablation in the book's chapters), the two numbers of Morcos
+    et al.'s comparison. Columns: seed, network, test_accuracy, random_network_auc."""
+    rows = results.auc[(results.auc.scope == NETWORK) & (results.auc.direction == "random")]
+    if rows.empty:
+        fail("results", "without whole-network random orders", "needs the random orders of the network scope")
+    random_auc = rows.groupby("seed").auc.mean()
+    labels = {config.seed: network_label(config) for config in results.configs}
+    table = results.accuracies[["seed", "test_accuracy"]].copy()
+    table.insert(1, "network", table.seed.map(labels))
+    table["random_network_auc"] = table.seed.map(random_auc)
+    return table
+
+
+def chapter_family(name: str) -> str:
+    """The kind of chapter a result name comes from: the name without its dataset ("paper" for
+    ``paper_mnist``, "activations" for ``activations_cifar10``), "book" for a dataset chapter."""
+    dataset = base_dataset(name)
+    return "book" if name == dataset else name[: -len(dataset) - 1]
+
+
+def robustness_points(names: list[str], results_dir: str | Path) -> pd.DataFrame:
+    """The ``-robustness.csv`` files of the chapters ``names`` joined: one row per network, with its
+    ``dataset`` (the plain dataset) and ``chapter`` (:func:`chapter_family`). A network saved by two
+    chapters (the regulariser chapters' networks without a regulariser are the dataset chapter's) is kept
+    once, from the first chapter that names it. Columns: dataset, chapter, network, seed, test_accuracy,
+    random_network_auc."""
+    joined = join_results(names, results_dir, "robustness")
+    joined = joined.assign(
+        chapter=joined.dataset.map(chapter_family), dataset=joined.dataset.map(base_dataset)
+    )
+    # the same network in two chapters: same dataset, kind, seed and accuracy (the same trained weights)
+    joined = joined.drop_duplicates(["dataset", "network", "seed", "test_accuracy"]).reset_index(drop=True)
+    return joined[["dataset", "chapter", "network", "seed", "test_accuracy", "random_network_auc"]]
+
+
+def morcos_table(points: pd.DataFrame, by: str = "dataset") -> pd.DataFrame:
+    """Morcos et al.'s comparison: per ``by`` group of ``points`` (columns test_accuracy,
+    random_network_auc), the number of networks and Spearman's ρ between test accuracy and the whole-network
+    random-order AUC (positive: the networks that generalise better are the more robust to ablation; NaN
+    when either is constant). Columns: ``by``, networks, spearman_rho."""
+    rows = [
+        {
+            by: key,
+            "networks": len(group),
+            "spearman_rho": spearman(group.test_accuracy.to_numpy(), group.random_network_auc.to_numpy()),
+        }
+        for key, group in points.groupby(by, sort=False)
+    ]
+    return pd.DataFrame(rows, columns=[by, "networks", "spearman_rho"])
+
+
+def morcos_markdown(points: pd.DataFrame) -> str:
+    """:func:`morcos_table` per dataset (plain dataset names), with the dataset's title, Markdown."""
+    table = morcos_table(points)
+    table = table.assign(
+        dataset=table.dataset.map(lambda d: TITLES.get(d, d)),
+        spearman_rho=table.spearman_rho.map(lambda r: "–" if np.isnan(r) else num(r, 2, signed=True)),
+    )
+    return table.rename(columns={"spearman_rho": "Spearman ρ (accuracy, random AUC)"}).to_markdown(
+        index=False
+    )
 
 
 def save_result(table: pd.DataFrame, results_dir: str | Path, name: str, kind: str) -> Path:

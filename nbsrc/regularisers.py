@@ -1,0 +1,211 @@
+"""Regularisers (C9, the book's extension): how dropout, batch norm and weight decay change the quantities
+and the robustness to ablation, and Morcos et al.'s comparison of generalisation with robustness.
+
+The book's ReLU networks (its recipe and default widths) trained once per variant (``VARIANTS``: no
+regulariser, dropout 0.2 and 0.5, batch norm, weight decay 1e-4 and 1e-3; the strengths are the book's
+choice) and seed, analysed with the dataset chapter's settings (every quantity, every ordered curve, the
+random orders of every scope, zero ablation). The variant "none" is exactly the dataset chapter's networks
+and analysis (the same configs and settings, so the same cache keys): they are not trained or ablated
+again. Batch norm is folded into the affine maps for ablation (:mod:`nbsrc.models`), dropout is off at
+evaluation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from nbsrc.analysis import AnalysisSettings, ChapterResults, run_chapter
+from nbsrc.claims import C9_FLOORS, PAPER, claim_c9, indicator_table, variant_quantities, variant_robustness
+from nbsrc.report import morcos_table, pm, robustness_table, save_result
+from nbsrc.train import TrainConfig
+from nbsrc.vocabulary import SHORT, TITLES, num
+
+#: The variants of the book's networks, by their reader's names: the training config's fields each sets
+#: (none: the book's recipe as it is). The strengths are the book's choice.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "dropout 0.2": {"dropout": 0.2},
+    "dropout 0.5": {"dropout": 0.5},
+    "batch norm": {"batch_norm": True},
+    "weight decay 1e-4": {"weight_decay": 1e-4},
+    "weight decay 1e-3": {"weight_decay": 1e-3},
+}
+#: The datasets the book runs the regulariser chapters on (the issue asks for at least MNIST and CIFAR-10).
+REGULARISER_DATASETS = ("mnist", "cifar10")
+CLAIM_COLUMNS = ["claim", "paper", "measured", "verdict", "reason"]
+
+Results = dict[str, ChapterResults]
+
+
+def run_regularisers(
+    configs: dict[str, list[TrainConfig]],
+    settings: AnalysisSettings,
+    cache: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> Results:
+    """Train (or load) every variant's networks (``{variant: configs}``) and analyse them (cached), with the
+    same settings for every variant."""
+    return {
+        variant: run_chapter(runs, settings, cache, device, progress) for variant, runs in configs.items()
+    }
+
+
+def c9_tables(results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables C9 rests on: the layer means of the quantities per variant (part a) and the random-order
+    AUC per scope and variant (part b); see :func:`nbsrc.claims.claim_c9`."""
+    quantities = variant_quantities({v: r.measures for v, r in results.items()})
+    return quantities, variant_robustness({v: r.auc for v, r in results.items()})
+
+
+def regulariser_claims(results: Results) -> pd.DataFrame:
+    """C9 on the chapter's networks, one row. Columns: ``CLAIM_COLUMNS``."""
+    row = {"claim": "C9", "paper": PAPER["C9"], **claim_c9(*c9_tables(results))}
+    return pd.DataFrame([row], columns=CLAIM_COLUMNS)
+
+
+def accuracies(results: Results) -> pd.DataFrame:
+    """Test accuracy per variant and seed. Columns: variant, seed, test_accuracy."""
+    frames = [r.accuracies.assign(variant=v) for v, r in results.items()]
+    return pd.concat(frames, ignore_index=True)[["variant", "seed", "test_accuracy"]]
+
+
+def robustness(results: Results) -> pd.DataFrame:
+    """Per network (variant and seed): its kind, test accuracy and whole-network random-order AUC
+    (:func:`nbsrc.report.robustness_table`). Columns: variant, seed, network, test_accuracy,
+    random_network_auc."""
+    frames = [robustness_table(r).assign(variant=v) for v, r in results.items()]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["variant", "seed", "network", "test_accuracy", "random_network_auc"]]
+
+
+def save(claims: pd.DataFrame, results: Results, parameters: dict[str, Any]) -> Path:
+    """Write the chapter's claims, accuracies and robustness for the summary (``<results_name>-claims.csv``,
+    ``-accuracy.csv`` and ``-robustness.csv`` in ``results_dir``); returns the claims file."""
+    name = parameters.get("results_name") or f"regularisers_{parameters['dataset']}"
+    save_result(accuracies(results), parameters["results_dir"], name, "accuracy")
+    save_result(robustness(results), parameters["results_dir"], name, "robustness")
+    return save_result(claims, parameters["results_dir"], name, "claims")
+
+
+# ------------------------------------------------------------------------------------------- tables
+
+
+def _spread(values: pd.Series, digits: int, scale: float = 1.0) -> str:
+    values = values * scale
+    return pm(values.mean(), values.std() if len(values) > 1 else 0.0, digits)
+
+
+def accuracy_table(results: Results) -> str:
+    """Per variant, the test accuracy of each seed and their mean ± std, Markdown."""
+    rows = []
+    for variant, run in results.items():
+        acc = run.accuracies.set_index("seed").test_accuracy * 100
+        row = {"regulariser": variant}
+        row |= {f"seed {seed} [%]": f"{a:.2f}" for seed, a in acc.items()}
+        row["mean ± std [%]"] = _spread(acc, 2)
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def _by_variant(table: pd.DataFrame, case: list[str], signed: bool = False) -> str:
+    """``table``'s mean ± std (columns variant, mean, std) with one row per ``case`` (in table order) and
+    one column per variant (in table order), Markdown."""
+    cells = table.assign(
+        cell=[pm(m, s, signed=signed) for m, s in zip(table["mean"], table["std"], strict=True)]
+    )
+    wide = cells.pivot_table(index=case, columns="variant", values="cell", aggfunc="first")
+    wide = wide.reindex(columns=list(dict.fromkeys(table.variant)))
+    wide = wide.reindex(list(dict.fromkeys(zip(*(table[c] for c in case), strict=True))))
+    wide.columns.name = None
+    wide = wide.reset_index()
+    if "quantity" in wide:
+        wide = wide.assign(quantity=wide.quantity.map(SHORT))
+    return wide.to_markdown(index=False)
+
+
+def quantities_table(quantities: pd.DataFrame) -> str:
+    """C9 (a): per hidden layer and quantity (rows), the layer's mean value per variant (columns), mean ±
+    std over seeds, Markdown."""
+    return _by_variant(quantities, ["scope", "quantity"])
+
+
+def robustness_markdown(robustness_table: pd.DataFrame) -> str:
+    """C9 (b): per scope (rows), the random orders' mean AUC per variant (columns), mean ± std over seeds,
+    Markdown."""
+    return _by_variant(robustness_table, ["scope"])
+
+
+def indicators(results: Results) -> pd.DataFrame:
+    """Every variant's good-indicator gaps (:func:`nbsrc.claims.indicator_table`), with the variant in the
+    ``dataset`` column, for :func:`nbsrc.plotting.plot_auc_gaps` (one panel pair per variant)."""
+    frames = [indicator_table(r.auc).assign(dataset=v) for v, r in results.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def measures(results: Results) -> dict[str, pd.DataFrame]:
+    """Each variant's measures, keyed by the variant (for the distributions figure)."""
+    return {v: r.measures for v, r in results.items()}
+
+
+def curves(results: Results) -> dict[str, pd.DataFrame]:
+    """Each variant's curves, keyed by the variant (for the robustness figure)."""
+    return {v: r.curves for v, r in results.items()}
+
+
+def morcos_points(results: Results) -> pd.DataFrame:
+    """One point per network of the chapter for Morcos et al.'s comparison: variant, seed, test_accuracy,
+    random_network_auc."""
+    return robustness(results).drop(columns="network")
+
+
+# ------------------------------------------------------------------------------------------- prose
+
+
+def findings(claims: pd.DataFrame, results: Results, dataset: str) -> str:
+    """ "What this chapter finds": the accuracy per variant, C9's verdict with its reason and the Morcos
+    comparison's Spearman ρ, every number computed."""
+    acc = accuracies(results).groupby("variant", sort=False).test_accuracy
+    accuracy = "; ".join(f"{v} {_spread(g, 2, 100)} %" for v, g in acc)
+    c9 = claims.set_index("claim").loc["C9"]
+    rho = morcos_sentence(morcos_points(results), dataset)
+    return " ".join(
+        [
+            f"Test accuracy on {TITLES.get(dataset, dataset)} (mean ± std over seeds): {accuracy}.",
+            f"C9, whether the regularisers change the quantities and the robustness to ablation (the book's "
+            f"extension): **{c9.verdict}**. {c9.reason}",
+            rho,
+        ]
+    )
+
+
+def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:
+    """Spearman's ρ between test accuracy and whole-network random-order AUC over the chapter's networks,
+    read against Morcos et al.'s finding (better generalisation, less reliance on single directions)."""
+    row = morcos_table(points.assign(dataset=dataset)).iloc[0]
+    if pd.isna(row.spearman_rho):
+        return f"Over its {row.networks} networks, Spearman's ρ (accuracy, robustness) is undefined."
+    rho = num(row.spearman_rho, 2, signed=True)
+    reading = (
+        "the networks that generalise better are the more robust to random ablation, as Morcos et al. found"
+        if row.spearman_rho > 0
+        else "the networks that generalise better are not the more robust to random ablation here"
+    )
+    return (
+        f"Over the chapter's {row.networks} networks, Spearman's ρ between test accuracy and the "
+        f"whole-network random-order AUC is {rho}: {reading}."
+    )
+
+
+def claims_markdown(claims: pd.DataFrame) -> str:
+    """The chapter's claims table (claim, measured, verdict), Markdown."""
+    return claims[["claim", "measured", "verdict"]].to_markdown(index=False)
+
+
+def floors_text() -> str:
+    """C9 (a)'s floors, in words, for the chapter's text."""
+    return ", ".join(f"{SHORT[q]} {f}" for q, f in C9_FLOORS.items())
