@@ -849,9 +849,11 @@ def claim_c9(quantities: pd.DataFrame, robustness: pd.DataFrame) -> dict:
     changed = variant_contrasts(quantities, ["scope", "quantity"], by="variant", reference=C9_REFERENCE)
     robust = variant_contrasts(robustness, ["scope"], by="variant", reference=C9_REFERENCE, floor=C9_FLOOR)
     a, a_measured, a_reason = _contrast_part(
-        changed, ["scope", "quantity"], "(a) the quantities (layer means)", pairs, on
+        changed, ["scope", "quantity"], "(a) the distribution of the quantities (layer means)", pairs, on
     )
-    b, b_measured, b_reason = _contrast_part(robust, ["scope"], "(b) the random-order AUC", pairs, on)
+    b, b_measured, b_reason = _contrast_part(
+        robust, ["scope"], "(b) the robustness (random-order AUC)", pairs, on
+    )
     verdict = "agrees" if a and b else "partly" if a or b else "disagrees"
     return _result(
         f"{a_measured}; {b_measured}", verdict, f"{a_reason[0].upper()}{a_reason[1:]}; {b_reason}."

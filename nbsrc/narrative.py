@@ -29,10 +29,9 @@ from nbsrc.vocabulary import (
     random_band,
 )
 
-#: The paper's claims that the book does not test yet (METHOD.md section 5), by name.
-NOT_TESTED = {
-    "C9": "regularisers change the quantities and the robustness to ablation (an extension)",
-}
+#: The paper's claims that the book does not test yet (METHOD.md section 5), by name (none since the
+#: regulariser chapters judge C9).
+NOT_TESTED: dict[str, str] = {}
 
 
 def _names(quantities: list[str]) -> str:
@@ -345,7 +344,10 @@ def claim_discussion(claims: pd.DataFrame) -> str:
 
 
 def not_tested() -> str:
-    """The paper's claims the book does not test yet, by name, as a Markdown list."""
+    """The paper's claims the book does not test yet, by name, as a Markdown list (one line saying so when
+    every claim is tested)."""
+    if not NOT_TESTED:
+        return "- none: every claim of the method (C1-C10) is tested or, for C10, described in some chapter."
     return "\n".join(f"- **{c}**: {text}." for c, text in NOT_TESTED.items())
 
 
@@ -377,16 +379,23 @@ def write_intro_summary(
     indicators: pd.DataFrame,
     results_dir: str | Path,
     activation_claims: pd.DataFrame | None = None,
+    regulariser_claims: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``<results_dir>/summary.md`` for the intro: the answer, the verdicts (and, when given, those
-    of the activation chapters: C5, and C2 and C6 per activation on equal widths), the untested claims."""
-    from nbsrc.report import activation_verdicts, verdict_matrix
+    of the activation chapters: C5, and C2 and C6 per activation on equal widths; and C9 from the
+    regulariser chapters), the untested claims."""
+    from nbsrc.report import activation_verdicts, regulariser_verdicts, verdict_matrix
 
     activations = ""
     if activation_claims is not None:
         activations = (
             "\n\nOn networks of equal widths with ReLU, sigmoid and tanh (the activation chapters):\n\n"
             + activation_verdicts(activation_claims).to_markdown(index=False)
+        )
+    if regulariser_claims is not None and not regulariser_claims.empty:
+        activations += (
+            "\n\nThe book's extension on regularisers (the regulariser chapters):\n\n"
+            + regulariser_verdicts(regulariser_claims).to_markdown(index=False)
         )
     path = Path(results_dir) / "summary.md"
     path.write_text(
@@ -782,3 +791,41 @@ def activation_summary(claims: pd.DataFrame) -> str:
         f"dataset × activation cases" + (f" ({cases})." if cases else ".")
     )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- regularisers
+
+
+def regulariser_summary(claims: pd.DataFrame | None) -> str:
+    """The summary's paragraph on the regulariser chapters: C9 per dataset with its reason (``join_results``
+    of the regulariser chapters' claims), or a line saying no such chapter is in this build."""
+    from nbsrc.report import base_dataset
+
+    if claims is None or claims.empty:
+        return "No regulariser chapter is part of this build."
+    rows = claims[claims.claim == "C9"].assign(dataset=lambda t: t.dataset.map(base_dataset))
+    return "\n".join(f"- **C9, {TITLES[r.dataset]}** ({r.verdict}): {r.reason}" for r in rows.itertuples())
+
+
+def morcos_summary(points: pd.DataFrame) -> str:
+    """The summary's reading of test accuracy against the whole-network random-order AUC over every network
+    of the book (:func:`nbsrc.report.robustness_points`): Spearman's ρ per dataset, against Morcos et al.'s
+    finding that networks which generalise better rely less on single directions."""
+    from nbsrc.report import morcos_table
+
+    table = morcos_table(points)
+    parts = []
+    for r in table.itertuples():
+        name = TITLES.get(r.dataset, r.dataset)
+        if np.isnan(r.spearman_rho):
+            parts.append(f"{name}: undefined over {r.networks} networks")
+        else:
+            parts.append(f"{name}: ρ = {num(r.spearman_rho, 2, signed=True)} over {r.networks} networks")
+    positive = int((table.spearman_rho > 0).sum())
+    return (
+        f"Spearman's ρ between test accuracy and the whole-network random-order AUC, per dataset: "
+        f"{'; '.join(parts)}. Morcos et al.'s finding (the networks that generalise better are the more "
+        f"robust to ablation) predicts a positive ρ; it is positive on {positive} of {len(table)} datasets. "
+        f"The networks differ in more than their regularisation (recipe, activation, widths), so a "
+        f"correlation here is a description, not a cause."
+    )

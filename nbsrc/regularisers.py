@@ -120,7 +120,8 @@ def _by_variant(table: pd.DataFrame, case: list[str], signed: bool = False) -> s
     )
     wide = cells.pivot_table(index=case, columns="variant", values="cell", aggfunc="first")
     wide = wide.reindex(columns=list(dict.fromkeys(table.variant)))
-    wide = wide.reindex(list(dict.fromkeys(zip(*(table[c] for c in case), strict=True))))
+    keys = zip(*(table[c] for c in case), strict=True) if len(case) > 1 else table[case[0]]
+    wide = wide.reindex(list(dict.fromkeys(keys)))
     wide.columns.name = None
     wide = wide.reset_index()
     if "quantity" in wide:

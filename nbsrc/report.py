@@ -541,3 +541,12 @@ def activation_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
     names = {a: ACTIVATION_NAMES[a] for a in activations} | {"all": "across activations"}
     wide.columns.name = None
     return wide.rename(columns=names)
+
+
+def regulariser_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
+    """The regulariser chapters' claims joined (``join_results`` of ``regularisers_<dataset>``): one row per
+    claim (C9) and dataset with its verdict and measured numbers."""
+    table = claims.assign(dataset=claims.dataset.map(base_dataset))
+    table = table.sort_values("dataset", key=lambda c: c.map(list(DATASETS).index), kind="stable")
+    table = table.assign(dataset=table.dataset.map(TITLES))
+    return table[["claim", "dataset", "verdict", "measured"]].reset_index(drop=True)
