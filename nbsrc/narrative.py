@@ -827,5 +827,6 @@ def morcos_summary(points: pd.DataFrame) -> str:
         f"{'; '.join(parts)}. Morcos et al.'s finding (the networks that generalise better are the more "
         f"robust to ablation) predicts a positive ρ; it is positive on {positive} of {len(table)} datasets. "
         f"The networks differ in more than their regularisation (recipe, activation, widths), so a "
-        f"correlation here is a description, not a cause."
+        f"correlation here is a description, not a cause; and the AUC starts at the intact accuracy, so part "
+        f"of a positive ρ comes from that construction, not from robustness."
     )
