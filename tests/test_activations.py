@@ -35,11 +35,11 @@ from nbsrc.claims import (
     ELSEWHERE,
     PAPER,
     RULES,
-    activation_contrasts,
     activation_gains,
     activation_gaps,
     claim_c5,
     rules_table,
+    variant_contrasts,
 )
 from nbsrc.data import Splits
 from nbsrc.recipes import recipe_config
@@ -215,7 +215,7 @@ def test_c5_gain_cases_are_the_ordered_curves():
     bumped = (mean.scope == "layer 2") & (mean.quantity == "mutual_information")
     mean.loc[bumped & (mean.direction == "descending"), "auc"] += 0.1
     gains = activation_gains({"relu": paired_auc_gain(zero, zero), "tanh": paired_auc_gain(zero, mean)})
-    contrasts = activation_contrasts(gains, ["scope", "quantity", "direction"])
+    contrasts = variant_contrasts(gains, ["scope", "quantity", "direction"])
     largest = contrasts.loc[contrasts.difference.abs().idxmax()]
     assert (largest.scope, largest.quantity, largest.direction) == (
         "layer 2",
@@ -264,12 +264,12 @@ def test_c5_spread_and_floor_decide_a_case():
             "std": [0.01, 0.04],  # difference 0.06 <= 2 × 0.04: within the seed spread
         }
     )
-    contrast = activation_contrasts(table, ["scope"]).iloc[0]
+    contrast = variant_contrasts(table, ["scope"]).iloc[0]
     assert contrast.difference == pytest.approx(0.06) and contrast.threshold == pytest.approx(0.08)
     assert not contrast.differs
-    narrow = activation_contrasts(table.assign(std=[0.001, 0.002]), ["scope"]).iloc[0]
+    narrow = variant_contrasts(table.assign(std=[0.001, 0.002]), ["scope"]).iloc[0]
     assert narrow.differs and narrow.threshold == pytest.approx(C5_FLOOR)  # the floor, not 2 × 0.002
-    close = activation_contrasts(table.assign(mean=[0.10, 0.108], std=0.0), ["scope"]).iloc[0]
+    close = variant_contrasts(table.assign(mean=[0.10, 0.108], std=0.0), ["scope"]).iloc[0]
     assert not close.differs  # 0.008 < the floor, though the seeds agree exactly
 
 
@@ -444,7 +444,7 @@ def test_intro_summary_lists_the_activation_verdicts(tmp_path):
     assert "On networks of equal widths with ReLU, sigmoid and tanh (the activation chapters)" in text
     c5 = next(line for line in text.splitlines() if line.startswith("| C5 "))
     assert [cell.strip() for cell in c5.strip("|").split("|")] == ["C5", "MNIST", "–", "–", "–", "agrees"]
-    assert "- **C5**" not in text and "- **C9**" in text  # C5 is no longer among the untested claims
+    assert "- **C5**" not in text and "- **C9**" not in text  # neither is among the untested claims
 
 
 def test_reference_table_sets_todays_default_beside_the_activations(tmp_path):

@@ -1,0 +1,326 @@
+"""Tests for the regulariser chapters (C9, the book's extension): C9's rule on tables whose verdict is known
+by construction, the chapter set-up (the variant "none" is exactly the dataset chapter's networks and
+analysis), the robustness result files and the summary's reading of them (Morcos et al.'s comparison)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import raises_with
+
+from nbsrc import narrative
+from nbsrc import regularisers as reg
+from nbsrc.analysis import ChapterResults
+from nbsrc.chapters import (
+    REGULARISER_CHAPTERS,
+    REGULARISERS_PARAMETERS,
+    book_chapters,
+    dataset_setup,
+    regularisers_setup,
+)
+from nbsrc.claims import (
+    C9_FLOOR,
+    C9_FLOORS,
+    ELSEWHERE,
+    PAPER,
+    RULES,
+    claim_c9,
+    rules_table,
+    variant_quantities,
+    variant_robustness,
+)
+from nbsrc.recipes import recipe_config
+from nbsrc.report import (
+    chapter_family,
+    morcos_table,
+    network_label,
+    regulariser_verdicts,
+    robustness_points,
+    robustness_table,
+    save_claims,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+C9_QUANTITIES = list(C9_FLOORS)
+
+
+# ------------------------------------------------------------------------------------------ C9's rule
+
+
+def quantities_table(means: dict[str, float], std: float = 0.0) -> pd.DataFrame:
+    """C9 (a) input: every variant with the same layer means except where ``means`` says (layer 1, MI)."""
+    rows = []
+    for variant, mi in means.items():
+        for q in C9_QUANTITIES:
+            mean = mi if q == "mutual_information" else 0.3
+            rows.append((variant, "layer 1", q, mean, std, 3, C9_FLOORS[q], "bits"))
+    return pd.DataFrame(
+        rows, columns=["variant", "scope", "quantity", "mean", "std", "n_seeds", "floor", "unit"]
+    )
+
+
+def robustness_stats(aucs: dict[str, float], std: float = 0.0) -> pd.DataFrame:
+    rows = [
+        (v, s, auc if s == "network" else 0.5, std, 3)
+        for v, auc in aucs.items()
+        for s in ("network", "layer 1")
+    ]
+    return pd.DataFrame(rows, columns=["variant", "scope", "mean", "std", "n_seeds"])
+
+
+@pytest.mark.parametrize(
+    ("mi", "auc", "verdict"),
+    [
+        ({"none": 0.2, "dropout 0.5": 0.3}, {"none": 0.6, "dropout 0.5": 0.7}, "agrees"),
+        ({"none": 0.2, "dropout 0.5": 0.3}, {"none": 0.6, "dropout 0.5": 0.605}, "partly"),
+        ({"none": 0.2, "dropout 0.5": 0.205}, {"none": 0.6, "dropout 0.5": 0.7}, "partly"),
+        ({"none": 0.2, "dropout 0.5": 0.205}, {"none": 0.6, "dropout 0.5": 0.605}, "disagrees"),
+    ],
+)
+def test_c9_verdicts_by_construction(mi, auc, verdict):
+    result = claim_c9(quantities_table(mi), robustness_stats(auc))
+    assert result["verdict"] == verdict
+    assert "regulariser comparisons" in result["measured"] and result["reason"].endswith(".")
+
+
+def test_c9_spread_and_floor_decide_a_case():
+    # a difference of 0.1 counts with no spread, not when twice the seed std (2 x 0.06) exceeds it
+    assert (
+        claim_c9(
+            quantities_table({"none": 0.2, "batch norm": 0.3}),
+            robustness_stats({"none": 0.6, "batch norm": 0.6}),
+        )["verdict"]
+        == "partly"
+    )
+    spread = quantities_table({"none": 0.2, "batch norm": 0.3}, std=0.06)
+    assert claim_c9(spread, robustness_stats({"none": 0.6, "batch norm": 0.6}))["verdict"] == "disagrees"
+    # below the floor of the robustness (0.01 AUC) with no spread: no case
+    close = robustness_stats({"none": 0.6, "batch norm": 0.6 + C9_FLOOR / 2})
+    assert claim_c9(quantities_table({"none": 0.2, "batch norm": 0.2}), close)["verdict"] == "disagrees"
+
+
+def test_c9_compares_every_regulariser_with_none_only():
+    # two regularisers far apart from each other but each within the threshold of none: no case
+    mi = {"none": 0.2, "dropout 0.2": 0.195, "weight decay 1e-3": 0.205}
+    result = claim_c9(quantities_table(mi), robustness_stats({v: 0.6 for v in mi}))
+    assert result["verdict"] == "disagrees" and "0 of 8" in result["measured"]
+
+
+@pytest.mark.parametrize("variants", [["dropout 0.2", "batch norm"], ["none"]])
+def test_c9_is_not_applicable_without_the_reference_or_a_regulariser(variants):
+    result = claim_c9(
+        quantities_table({v: 0.2 for v in variants}), robustness_stats({v: 0.6 for v in variants})
+    )
+    assert result["verdict"] == "n/a"
+
+
+def test_c9_rule_is_stated_with_its_floors():
+    assert "C9" in PAPER and "C9" in ELSEWHERE and list(RULES) == list(PAPER)
+    rule = RULES["C9"]["rule"]
+    assert "twice the larger" in rule and f"{C9_FLOOR} AUC" in rule and "extension" in rule
+    assert "weight norm" in RULES["C9"]["choices"] and "weight_norm" not in C9_FLOORS
+    assert "C9" in rules_table().claim.tolist()
+
+
+def test_variant_tables_from_measures_and_aucs():
+    measures = pd.DataFrame(
+        [
+            (seed, layer, n, q, value)
+            for seed, offset in ((0, 0.0), (1, 0.2))
+            for layer in (1, 2)
+            for n, value in enumerate((0.1, 0.3))
+            for q, value in ((q, value + offset) for q in ("entropy", "weight_norm"))
+        ],
+        columns=["seed", "layer", "neuron", "quantity", "value"],
+    )
+    table = variant_quantities({"none": measures})
+    assert set(table.quantity) == {"entropy"}  # the weight norm is left out
+    row = table.set_index(["scope", "quantity"]).loc[("layer 2", "entropy")]
+    assert row["mean"] == pytest.approx(0.3) and row["std"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert row["floor"] == C9_FLOORS["entropy"] and row["n_seeds"] == 2
+    auc = pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 1, 1, 1],
+            "scope": ["network", "network", "layer 1"] * 2,
+            "quantity": "random",
+            "direction": "random",
+            "order": [0, 1, 0] * 2,
+            "auc": [0.4, 0.6, 0.7, 0.6, 0.8, 0.9],
+        }
+    )
+    robust = variant_robustness({"none": auc}).set_index("scope")
+    assert list(robust.index) == ["network", "layer 1"]
+    assert robust.loc["network", "mean"] == pytest.approx(0.6)
+    assert robust.loc["network", "std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+
+
+# ------------------------------------------------------------------------------------------- set-up
+
+
+def test_none_is_exactly_the_dataset_chapters_networks_and_analysis():
+    configs, settings = regularisers_setup(dataset="cifar10", seeds=[0, 1])
+    reference, reference_settings = dataset_setup(dataset="cifar10", seeds=[0, 1])
+    assert configs["none"] == reference and settings == reference_settings
+    assert [c.key("data") for c in configs["none"]] == [c.key("data") for c in reference]
+    assert settings.key("net") == reference_settings.key("net")
+    assert configs["none"][1] == recipe_config("book", "cifar10", seed=1)
+    assert list(configs) == list(reg.VARIANTS)
+    for variant, fields in reg.VARIANTS.items():
+        for config, base in zip(configs[variant], reference, strict=True):
+            assert config.widths == base.widths and config.seed == base.seed
+            assert {k: getattr(config, k) for k in fields} == fields
+            if fields:
+                assert config.key("data") != base.key("data")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "named"),
+    [
+        ({"variants": ["none", "dropout 0.3"]}, "variants"),
+        ({"variants": []}, "variants"),
+        ({"variants": ["none", "none"]}, "variants"),
+        ({"variant": ["none"]}, "parameter"),
+        ({"seeds": []}, "seeds"),
+    ],
+)
+def test_setup_rejects_bad_parameters_naming_them(parameters, named):
+    with raises_with(named):
+        regularisers_setup(**parameters)
+
+
+def test_setup_error_lists_the_allowed_variants():
+    with pytest.raises(ValueError) as error:
+        regularisers_setup(variants=["dropout 0.3"])
+    assert "dropout 0.3" in str(error.value) and "weight decay 1e-3" in str(error.value)
+
+
+def test_book_runs_the_regulariser_chapters_before_the_summary():
+    names = [c.name for c in book_chapters()]
+    assert REGULARISER_CHAPTERS == ("regularisers_mnist", "regularisers_cifar10")
+    assert names[-3:] == ["regularisers_mnist", "regularisers_cifar10", "summary"]
+    assert names.index("activations_cifar10") < names.index("regularisers_mnist")
+    summary = book_chapters()[-1]
+    assert summary.parameters["regulariser_results"] == list(REGULARISER_CHAPTERS)
+    assert "results/regularisers_cifar10-*" in summary.reads and "regularisers_mnist" in summary.after
+    smoke = {c.name: c for c in book_chapters(smoke=True)}["regularisers_mnist"]
+    assert set(smoke.parameters) == set(REGULARISERS_PARAMETERS)
+    configs, _ = regularisers_setup(**smoke.parameters)
+    assert configs["batch norm"][0].widths == (32, 16) and smoke.parameters["seeds"] == [0]
+    only = [c.name for c in book_chapters(datasets=["fashion_mnist"])]
+    assert not any(n.startswith("regularisers_") for n in only)
+
+
+# ------------------------------------------------------------------------------- robustness files
+
+
+def fake_results(dataset: str = "mnist", accuracy=(0.9, 0.8), random_auc=((0.5, 0.7), (0.4, 0.4)), **fields):
+    configs = [recipe_config("book", dataset, seed=s, **fields) for s in range(len(accuracy))]
+    auc = pd.DataFrame(
+        [
+            (seed, scope, "random", "random", order, value if scope == "network" else 0.99)
+            for seed, values in enumerate(random_auc)
+            for scope in ("network", "layer 1")
+            for order, value in enumerate(values)
+        ]
+        + [(0, "network", "entropy", d, 0, 0.01) for d in ("ascending", "descending")],
+        columns=["seed", "scope", "quantity", "direction", "order", "auc"],
+    )
+    accuracies = pd.DataFrame({"seed": range(len(accuracy)), "test_accuracy": accuracy})
+    return ChapterResults(configs, None, pd.DataFrame(), accuracies, pd.DataFrame(), pd.DataFrame(), auc)
+
+
+def test_robustness_table_holds_accuracy_and_network_random_auc():
+    table = robustness_table(fake_results(dropout=0.2))
+    assert list(table.columns) == ["seed", "network", "test_accuracy", "random_network_auc"]
+    assert table.random_network_auc.tolist() == pytest.approx([0.6, 0.4])  # network scope, random only
+    assert table.network.tolist() == ["ReLU 512-256-128, dropout 0.2"] * 2
+    assert network_label(recipe_config("paper_v1", "mnist")) == "sigmoid 200-200, weight decay 0.0001"
+
+
+def test_dataset_chapter_saves_robustness_and_summary_reads_every_network_once(tmp_path):
+    claims = pd.DataFrame({"claim": ["C1"], "verdict": ["agrees"]})
+    save_claims(claims, fake_results(), {"dataset": "mnist", "results_dir": tmp_path})
+    regs = {"none": fake_results(), "batch norm": fake_results(accuracy=(0.95, 0.97), batch_norm=True)}
+    reg.save(claims, regs, {"dataset": "mnist", "results_dir": tmp_path})
+    read = pd.read_csv(tmp_path / "regularisers_mnist-robustness.csv")
+    assert read.variant.tolist() == ["none", "none", "batch norm", "batch norm"]
+    points = robustness_points(["mnist", "regularisers_mnist"], tmp_path)
+    # the "none" networks are the dataset chapter's: counted once, under the dataset chapter
+    assert len(points) == 4 and points.chapter.tolist() == ["book", "book", "regularisers", "regularisers"]
+    assert set(points.dataset) == {"mnist"}
+    assert points.random_network_auc.tolist() == pytest.approx([0.6, 0.4, 0.6, 0.4])
+    assert (
+        chapter_family("raw_constant_fashion_mnist") == "raw_constant" and chapter_family("cifar10") == "book"
+    )
+
+
+def test_morcos_table_is_spearman_per_dataset():
+    points = pd.DataFrame(
+        {
+            "dataset": ["mnist"] * 4 + ["cifar10"] * 3,
+            "test_accuracy": [0.9, 0.8, 0.95, 0.7, 0.5, 0.5, 0.5],
+            "random_network_auc": [0.6, 0.5, 0.7, 0.4, 0.1, 0.2, 0.3],
+        }
+    )
+    table = morcos_table(points).set_index("dataset")
+    assert table.loc["mnist", "spearman_rho"] == pytest.approx(1.0) and table.loc["mnist", "networks"] == 4
+    assert np.isnan(table.loc["cifar10", "spearman_rho"])  # constant accuracy: no order
+    flipped = morcos_table(points.assign(random_network_auc=-points.random_network_auc)).set_index("dataset")
+    assert flipped.loc["mnist", "spearman_rho"] == pytest.approx(-1.0)
+    text = narrative.morcos_summary(points)
+    assert "MNIST: ρ = +1.00 over 4 networks" in text and "CIFAR-10: undefined" in text
+    assert "positive on 1 of 2 datasets" in text
+
+
+def test_summary_and_intro_show_c9(tmp_path):
+    claims = pd.DataFrame(
+        {
+            "claim": ["C9", "C9"],
+            "dataset": ["regularisers_cifar10", "regularisers_mnist"],
+            "verdict": ["partly", "agrees"],
+            "measured": ["x", "y"],
+            "reason": ["because a", "because b"],
+            "paper": [PAPER["C9"]] * 2,
+        }
+    )
+    table = regulariser_verdicts(claims)
+    assert table.dataset.tolist() == ["MNIST", "CIFAR-10"] and table.verdict.tolist() == ["agrees", "partly"]
+    assert "- **C9, CIFAR-10** (partly): because a" in narrative.regulariser_summary(claims)
+    assert "No regulariser chapter" in narrative.regulariser_summary(None)
+    indicators = pd.DataFrame(
+        [
+            {
+                "dataset": "mnist",
+                "scope": "network",
+                "quantity": q,
+                "desc_below": 1.0,
+                "asc_above": 0.0,
+                "good": False,
+            }
+            for q in ("entropy", "mutual_information", "kl_selectivity", "csi")
+        ]
+    )
+    base = pd.DataFrame(
+        {"dataset": ["mnist"], "claim": ["C1"], "verdict": ["agrees"], "paper": [PAPER["C1"]]}
+    )
+    text = narrative.write_intro_summary(base, indicators, tmp_path, None, claims).read_text()
+    assert "regulariser chapters" in text and "| C9 " in text
+    assert "- **C9**" not in text and "none: every claim" in text
+
+
+def test_chapter_tables_and_claims_on_constructed_results():
+    results = {
+        "none": fake_results(),
+        "weight decay 1e-3": fake_results(accuracy=(0.91, 0.81), weight_decay=1e-3),
+    }
+    accuracy = reg.accuracy_table(results)
+    assert "| weight decay 1e-3 |" in accuracy and "86.00 ± 7.07" in accuracy
+    robust = variant_robustness({v: r.auc for v, r in results.items()})
+    markdown = reg.robustness_markdown(robust)
+    assert "| network |" in markdown.replace("  ", " ") or "network" in markdown.splitlines()[2]
+    assert "nan" not in markdown and "0.500 ± 0.141" in markdown
+    points = reg.morcos_points(results)
+    assert list(points.columns) == ["variant", "seed", "test_accuracy", "random_network_auc"]
+    assert "Spearman's ρ" in reg.morcos_sentence(points, "mnist")
