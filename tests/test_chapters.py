@@ -25,6 +25,7 @@ from nbsrc.chapters import (
     PAPER_CHAPTERS,
     PRUNING_CHAPTERS,
     RAW_CHAPTERS,
+    REGULARISER_CHAPTERS,
     TEMPLATES,
     Chapter,
     ChapterFailed,
@@ -126,6 +127,7 @@ def test_dataset_chapters_depend_on_their_data_and_the_summary_on_their_results(
         *RAW_CHAPTERS,
         *PRUNING_CHAPTERS,
         *ACTIVATIONS_CHAPTERS,
+        *REGULARISER_CHAPTERS,
     )
     empty = record_now(summary, tmp_path)
     assert empty["data"] == {}
@@ -391,9 +393,10 @@ def test_check_of_the_real_book_on_an_empty_folder(tmp_path, capsys):
         *ESTIMATOR_CHAPTERS,
         *PRUNING_CHAPTERS,
         *ACTIVATIONS_CHAPTERS,
+        *REGULARISER_CHAPTERS,
     )
     assert lines == [f"{name}: stale (not executed yet)" for name in (*names, "summary")] + [
-        "0 chapters current, 23 stale"
+        "0 chapters current, 25 stale"
     ]
 
 
@@ -401,6 +404,6 @@ def test_the_book_states_cover_every_chapter(tmp_path):
     states = chapter_states(tmp_path, book_chapters())
     assert list(states) == [
         "method", *INFOPLANE_CHAPTERS, "mnist", "fashion_mnist", "cifar10", *PAPER_CHAPTERS, *RAW_CHAPTERS,
-        *ESTIMATOR_CHAPTERS, *PRUNING_CHAPTERS, *ACTIVATIONS_CHAPTERS, "summary",
+        *ESTIMATOR_CHAPTERS, *PRUNING_CHAPTERS, *ACTIVATIONS_CHAPTERS, *REGULARISER_CHAPTERS, "summary",
     ]  # fmt: skip
     assert states["summary"].fields == ["missing"]
