@@ -545,8 +545,8 @@ def activation_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
 
 def regulariser_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
     """The regulariser chapters' claims joined (``join_results`` of ``regularisers_<dataset>``): one row per
-    claim (C9) and dataset with its verdict and measured numbers."""
+    dataset and claim (C9) with its verdict and measured numbers."""
     table = claims.assign(dataset=claims.dataset.map(base_dataset))
     table = table.sort_values("dataset", key=lambda c: c.map(list(DATASETS).index), kind="stable")
     table = table.assign(dataset=table.dataset.map(TITLES))
-    return table[["claim", "dataset", "verdict", "measured"]].reset_index(drop=True)
+    return table[["dataset", "claim", "verdict", "measured"]].reset_index(drop=True)

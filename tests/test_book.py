@@ -22,6 +22,7 @@ from nbsrc.chapters import (
     PAPER_CHAPTERS,
     PRUNING_CHAPTERS,
     RAW_CHAPTERS,
+    REGULARISER_CHAPTERS,
     TEMPLATES,
     stale_chapters,
 )
@@ -80,7 +81,13 @@ def html_tables(node) -> list[list[list[str]]]:
 
 RESULT_PAGES = [*DATASETS, *PAPER_CHAPTERS, *RAW_CHAPTERS]  # the chapters executed from the dataset template
 # from templates of their own
-OTHER_PAGES = [*ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, *PRUNING_CHAPTERS, *ACTIVATIONS_CHAPTERS]
+OTHER_PAGES = [
+    *ESTIMATOR_CHAPTERS,
+    *INFOPLANE_CHAPTERS,
+    *PRUNING_CHAPTERS,
+    *ACTIVATIONS_CHAPTERS,
+    *REGULARISER_CHAPTERS,
+]
 PAGES = ["intro", "method", *RESULT_PAGES, *OTHER_PAGES, "summary"]
 PIPE_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
 
@@ -101,8 +108,16 @@ def test_no_page_shows_raw_pipe_tables_or_parameter_cells(smoke_book, name):
 
 @pytest.mark.parametrize(
     "name",
-    ["method", *RESULT_PAGES, *ESTIMATOR_CHAPTERS, *INFOPLANE_CHAPTERS, *ACTIVATIONS_CHAPTERS, "summary"],
-)  # noqa: E501
+    [
+        "method",
+        *RESULT_PAGES,
+        *ESTIMATOR_CHAPTERS,
+        *INFOPLANE_CHAPTERS,
+        *ACTIVATIONS_CHAPTERS,
+        *REGULARISER_CHAPTERS,
+        "summary",
+    ],
+)
 def test_every_figure_is_numbered_with_a_caption(smoke_book, name):
     images = article(page(smoke_book, name)).find_all("img")
     assert images, name
@@ -220,6 +235,53 @@ def test_summary_shows_the_activation_verdicts(smoke_book):
         assert len(tables) == 1, name
         c5 = [row[-1] for row in tables[0][1:] if row[0] == "C5"]
         assert c5 == list(claims[claims.claim == "C5"].verdict), name
+
+
+@pytest.mark.parametrize("name", REGULARISER_CHAPTERS)
+def test_regulariser_chapters_show_c9_and_the_morcos_comparison(smoke_book, name):
+    from nbsrc.regularisers import VARIANTS
+
+    content = article(page(smoke_book, name))
+    results = smoke_book / "book" / "results"
+    claims = pd.read_csv(results / f"{name}-claims.csv", keep_default_na=False)
+    assert list(claims.claim) == ["C9"] and set(claims.verdict) <= set(VERDICTS)
+    tables = [t for t in html_tables(content) if t and t[0][:2] == ["claim", "measured"]]
+    assert len(tables) == 1 and [row[-1] for row in tables[0][1:]] == list(claims.verdict)
+    robustness = [t for t in html_tables(content) if t and t[0] == ["scope", *VARIANTS]]
+    assert len(robustness) == 1 and len(robustness[0]) == 1 + 1 + 2  # the network and the two smoke layers
+    assert not any("nan" in cell for row in robustness[0] for cell in row)
+    means = [t for t in html_tables(content) if t and t[0] == ["scope", "quantity", *VARIANTS]]
+    assert len(means) == 1 and len(means[0]) == 1 + 2 * 4  # two smoke layers, four quantities
+    assert len(content.find_all("img")) == 5
+    saved = pd.read_csv(results / f"{name}-robustness.csv")
+    assert list(saved.variant) == list(VARIANTS)  # one smoke seed per variant
+    text = " ".join(content.get_text(" ").replace("’", "'").split())
+    assert "not a claim of the paper" in text and "Spearman's ρ" in text
+
+
+def test_summary_shows_c9_and_accuracy_against_robustness_for_every_network(smoke_book):
+    from nbsrc.report import morcos_table, robustness_points
+
+    results = smoke_book / "book" / "results"
+    claims = pd.concat(
+        pd.read_csv(results / f"{name}-claims.csv", keep_default_na=False) for name in REGULARISER_CHAPTERS
+    )
+    for name in ("summary", "intro"):
+        tables = [
+            t
+            for t in html_tables(article(page(smoke_book, name)))
+            if t and t[0][:3] == ["dataset", "claim", "verdict"]
+        ]
+        assert len(tables) == 1, name
+        assert [row[2] for row in tables[0][1:]] == list(claims.verdict), name
+    names = [*DATASETS, *RAW_CHAPTERS, *PAPER_CHAPTERS, *ACTIVATIONS_CHAPTERS, *REGULARISER_CHAPTERS]
+    expected = morcos_table(robustness_points(names, results))
+    content = article(page(smoke_book, "summary"))
+    tables = [t for t in html_tables(content) if t and t[0][:2] == ["dataset", "networks"]]
+    assert len(tables) == 1
+    assert [int(row[1]) for row in tables[0][1:]] == list(expected.networks)
+    text = " ".join(content.get_text(" ").split())
+    assert "C9" in text and "Morcos et al.'s finding" in text.replace("’", "'")
 
 
 @pytest.mark.parametrize("name", PAPER_CHAPTERS)

@@ -324,3 +324,42 @@ def test_chapter_tables_and_claims_on_constructed_results():
     points = reg.morcos_points(results)
     assert list(points.columns) == ["variant", "seed", "test_accuracy", "random_network_auc"]
     assert "Spearman's ρ" in reg.morcos_sentence(points, "mnist")
+
+
+# ------------------------------------------------------------------------------------------- figures
+
+
+def test_figures_of_the_variants():
+    from nbsrc import plotting
+
+    measures = pd.DataFrame(
+        [(0, layer, n, q, 0.1 * n) for layer in (1, 2) for n in range(4) for q in C9_QUANTITIES],
+        columns=["seed", "layer", "neuron", "quantity", "value"],
+    )
+    fig = plotting.plot_variant_distributions({"none": measures, "batch norm": measures})
+    assert len(fig.axes) == 4 * 2 and fig.axes[1].get_title() == "H · layer 2"
+    curves = pd.DataFrame(
+        {
+            "seed": 0,
+            "scope": ["network"] * 4 + ["layer 1"] * 4,
+            "direction": "random",
+            "fraction": [0.0, 1.0, 0.0, 1.0] * 2,
+            "accuracy": [0.9, 0.1, 0.7, 0.1] * 2,
+        }
+    )
+    fig = plotting.plot_random_curves({"none": curves, "dropout 0.2": curves.assign(accuracy=0.5)})
+    line = next(x for x in fig.axes[0].lines if x.get_gid() == "none/network")
+    assert list(line.get_ydata()) == pytest.approx([80.0, 10.0])  # the mean over random orders, in percent
+    points = pd.DataFrame(
+        {
+            "dataset": ["MNIST"] * 3 + ["CIFAR-10"] * 3,
+            "chapter": ["book", "regularisers", "regularisers"] * 2,
+            "test_accuracy": [0.9, 0.8, 0.7, 0.5, 0.6, 0.4],
+            "random_network_auc": [0.3, 0.2, 0.1, 0.1, 0.2, 0.3],
+        }
+    )
+    fig = plotting.plot_accuracy_robustness(points, hue="chapter", panel="dataset")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["MNIST · Spearman ρ = +1.00 (3 networks)", "CIFAR-10 · Spearman ρ = -0.50 (3 networks)"]
+    with raises_with("scope"):
+        plotting.plot_random_curves({"none": curves}, ["layer 3"])
