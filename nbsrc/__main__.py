@@ -58,6 +58,7 @@ TEMPLATE_KINDS = {
     "infoplane": (chapters.infoplane_setup, chapters.infoplane_chapter),
     "pruning": (chapters.pruning_setup, chapters.pruning_chapter),
     "activations": (chapters.activations_setup, chapters.activations_chapter),
+    "regularisers": (chapters.regularisers_setup, chapters.regularisers_chapter),
 }
 
 
@@ -101,14 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         + "; the pruning template takes "
         + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.PRUNING_PARAMETERS if k != "dataset")
         + "; the activations template takes "
-        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ACTIVATIONS_PARAMETERS if k != "dataset"),
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.ACTIVATIONS_PARAMETERS if k != "dataset")
+        + "; the regularisers template takes "
+        + ", ".join(f"--{k.replace('_', '-')}" for k in chapters.REGULARISERS_PARAMETERS if k != "dataset"),
     )
     chapter.add_argument("dataset", choices=DATASETS)
     chapter.add_argument(
         "--template",
         choices=tuple(TEMPLATE_KINDS),
         default="dataset",
-        help="the chapter template: dataset (default), estimators, infoplane, pruning or activations",
+        help="the chapter template: dataset (default), estimators, infoplane, pruning, activations or "
+        "regularisers",
     )
     chapter.add_argument(
         "--output", type=Path, help="where to write the executed notebook (default: ./<dataset>-rerun.ipynb)"

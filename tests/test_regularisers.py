@@ -363,3 +363,12 @@ def test_figures_of_the_variants():
     assert titles == ["MNIST · Spearman ρ = +1.00 (3 networks)", "CIFAR-10 · Spearman ρ = -0.50 (3 networks)"]
     with raises_with("scope"):
         plotting.plot_random_curves({"none": curves}, ["layer 3"])
+
+
+def test_cli_checks_the_regularisers_parameters_before_training(capsys):
+    from nbsrc.__main__ import main
+
+    assert (
+        main(["chapter", "mnist", "--template", "regularisers", "--variants", '["none", "dropout 0.3"]']) == 2
+    )
+    assert "invalid variants='dropout 0.3'" in capsys.readouterr().err
