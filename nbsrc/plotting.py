@@ -1077,7 +1077,7 @@ def plot_pruning_cost(
 
 # -------------------------------------------------------------------------------- variants of a network
 
-X_RANDOM_AUC = "whole-network random-order AUC [1]"
+X_RANDOM_AUC = "random-order AUC,\nwhole network [1]"
 
 
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
@@ -1158,7 +1158,7 @@ def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None =
     """Morcos et al.'s comparison: one point per network, its test accuracy against the mean AUC of its
     whole-network random orders, coloured by ``hue`` (a column: the regulariser, the chapter), one panel
     per value of ``panel`` (a column: the dataset; one panel without), each titled with Spearman's ρ
-    between the two numbers. Points carry ``gid`` ``"{panel}/{hue}"``."""
+    between the two numbers and the number of networks. Points carry ``gid`` ``"{panel}/{hue}"``."""
     _require(points, "points", ["test_accuracy", "random_network_auc", hue, *([panel] if panel else [])])
     if points.empty:
         fail("points", "empty table", "needs at least one network")
@@ -1174,9 +1174,9 @@ def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None =
                 edgecolor="white", linewidth=0.5, gid=f"{name}/{label}",
             )  # fmt: skip
         rho = spearman(group["test_accuracy"].to_numpy(), group["random_network_auc"].to_numpy())
-        text = "ρ undefined" if np.isnan(rho) else f"Spearman ρ = {num(rho, 2, signed=True)}"
-        title = f"{name} · {text}" if name else text
-        ax.set(title=f"{title} ({len(group)} networks)", xlabel=X_RANDOM_AUC, ylabel=Y_ACCURACY)
+        text = "ρ undefined" if np.isnan(rho) else f"ρ = {num(rho, 2, signed=True)}"
+        text = f"{text}, {len(group)} networks"
+        ax.set(title=f"{name}\n{text}" if name else text, xlabel=X_RANDOM_AUC, ylabel=Y_ACCURACY)
     handles = [
         Line2D([], [], ls="none", marker="o", ms=5, color=c, label=str(label)) for label, c in colors.items()
     ]

@@ -360,7 +360,7 @@ def test_figures_of_the_variants():
     )
     fig = plotting.plot_accuracy_robustness(points, hue="chapter", panel="dataset")
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["MNIST · Spearman ρ = +1.00 (3 networks)", "CIFAR-10 · Spearman ρ = -0.50 (3 networks)"]
+    assert titles == ["MNIST\nρ = +1.00, 3 networks", "CIFAR-10\nρ = -0.50, 3 networks"]
     with raises_with("scope"):
         plotting.plot_random_curves({"none": curves}, ["layer 3"])
 
