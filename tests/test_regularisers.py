@@ -254,6 +254,13 @@ def test_dataset_chapter_saves_robustness_and_summary_reads_every_network_once(t
     assert (
         chapter_family("raw_constant_fashion_mnist") == "raw_constant" and chapter_family("cifar10") == "book"
     )
+    # another recipe's network of the same kind and seed, with the same accuracy by chance, is kept
+    params = {"dataset": "mnist", "results_dir": tmp_path, "results_name": "raw_constant_mnist"}
+    save_claims(claims, fake_results(), params)
+    raw = pd.read_csv(tmp_path / "raw_constant_mnist-robustness.csv").assign(random_network_auc=[0.61, 0.41])
+    raw.to_csv(tmp_path / "raw_constant_mnist-robustness.csv", index=False)
+    both = robustness_points(["mnist", "raw_constant_mnist"], tmp_path)
+    assert both.chapter.tolist() == ["book", "book", "raw_constant", "raw_constant"]
 
 
 def test_morcos_table_is_spearman_per_dataset():
