@@ -192,7 +192,8 @@ def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:
         return f"Over its {row.networks} networks, Spearman's ρ (accuracy, robustness) is undefined."
     rho = num(row.spearman_rho, 2, signed=True)
     reading = (
-        "the networks that generalise better are the more robust to random ablation, as Morcos et al. found"
+        "the networks that generalise better are the more robust to random ablation, as Morcos et al. found "
+        "(in part by construction: the AUC starts at the intact accuracy)"
         if row.spearman_rho > 0
         else "the networks that generalise better are not the more robust to random ablation here"
     )
