@@ -479,3 +479,17 @@ def test_activation_chapters_read_the_dataset_chapters_results():
     chapter = {c.name: c for c in book_chapters()}["activations_cifar10"]
     assert chapter.after == ("cifar10",)
     assert chapter.reads == ("results/cifar10-claims.csv", "results/cifar10-accuracy.csv")
+
+
+def test_c5_tables_have_one_row_per_case_and_one_column_per_activation():
+    results = fake_results({"relu": 0.2, "tanh": 0.05}, {"relu": 0.0, "tanh": 0.03})
+    gaps, gains = act.c5_tables(results)
+    gain_lines = act.gains_table(gains).splitlines()
+    header = [cell.strip() for cell in gain_lines[0].strip("|").split("|")]
+    assert header == ["scope", "quantity", "direction", "ReLU", "tanh"]
+    assert len(gain_lines) == 2 + 4 * 2 * 2  # header, rule, 4 scopes × MI, KL sel. × 2 directions
+    first = [cell.strip() for cell in gain_lines[2].strip("|").split("|")]
+    assert first[:3] == ["network", "MI", "ascending"] and first[4].startswith("+0.031")
+    gap_lines = act.gaps_table(gaps).splitlines()
+    assert len(gap_lines) == 2 + 3 * 2 * 2  # 3 layers × MI, KL sel. × 2 gaps
+    assert [cell.strip() for cell in gap_lines[0].strip("|").split("|")][:3] == ["scope", "quantity", "gap"]

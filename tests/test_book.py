@@ -216,8 +216,9 @@ def test_activation_chapters_show_their_verdicts_per_activation(smoke_book, name
     assert set(claims.verdict) <= set(VERDICTS)
     tables = [t for t in html_tables(content) if t and t[0][:2] == ["claim", "activation"]]
     assert len(tables) == 1 and [row[-1] for row in tables[0][1:]] == list(claims.verdict)
-    gains = [t for t in html_tables(content) if t and t[0] == ["scope", "ReLU", "sigmoid", "tanh"]]
-    assert len(gains) == 1 and len(gains[0]) == 1 + 4  # the whole network and three layers
+    header = ["scope", "quantity", "direction", "ReLU", "sigmoid", "tanh"]
+    gains = [t for t in html_tables(content) if t and t[0] == header]
+    assert len(gains) == 1 and len(gains[0]) == 1 + 4 * 2 * 2  # 4 scopes × MI, KL sel. × 2 directions
     assert len(content.find_all("img")) == 5
     text = " ".join(content.get_text(" ").split())
     assert "C5, whether the relation and the gain of bias balancing depend on the activation:" in text
