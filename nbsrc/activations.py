@@ -43,10 +43,6 @@ class ActivationResults:
     gains: dict[str, pd.DataFrame]  # paired_auc_gain(zero, mean) per activation
 
     @property
-    def activations(self) -> list[str]:
-        return list(self.zero)
-
-    @property
     def layer_scopes(self) -> list[str]:
         """The "layer N" scopes of the networks, by depth."""
         return layer_scopes(next(iter(self.zero.values())).curves.scope.unique())

@@ -59,7 +59,7 @@ class AnalysisSettings:
     val_limit: int | None = None  # measure on the first n validation samples only (smoke runs)
     test_limit: int | None = None  # evaluate on the first n test samples only (smoke runs)
     #: The quantities that get ordered curves (ascending and descending), in the book's order; None: every
-    #: quantity. Every quantity is measured either way; the random orders are computed for every scope.
+    #: quantity; empty: none (random orders only). Every quantity is measured either way.
     ordered: tuple[str, ...] | None = None
     #: Whether every scope gets its ``n_random`` random orders; False: the ordered curves only (e.g. a
     #: second ablation mode compared with the first on the ordered curves).
@@ -76,20 +76,14 @@ class AnalysisSettings:
                 check_int(name, getattr(self, name), 10)
         check_choice("random_orders", self.random_orders, (True, False))
         if self.ordered is not None:
-            if (
-                isinstance(self.ordered, str)
-                or not isinstance(self.ordered, list | tuple)
-                or not self.ordered
-            ):
-                fail(
-                    "ordered",
-                    self.ordered,
-                    f"must be None or a non-empty list of quantities from {QUANTITIES}",
-                )
+            if isinstance(self.ordered, str) or not isinstance(self.ordered, list | tuple):
+                fail("ordered", self.ordered, f"must be None or a list of quantities from {QUANTITIES}")
             for quantity in self.ordered:
                 check_choice("ordered", quantity, QUANTITIES)
             # one spelling per subset (the book's order, no repeats), so equal subsets share a cache key
             object.__setattr__(self, "ordered", tuple(q for q in QUANTITIES if q in self.ordered))
+        if not self.ordered_quantities and not self.random_orders:
+            fail("ordered", self.ordered, "may be empty only with random_orders=True (nothing to compute)")
 
     @property
     def ordered_quantities(self) -> tuple[str, ...]:

@@ -808,9 +808,10 @@ def regulariser_summary(claims: pd.DataFrame | None) -> str:
 
 
 def morcos_summary(points: pd.DataFrame) -> str:
-    """The summary's reading of test accuracy against the whole-network random-order AUC over every network
-    of the book (:func:`nbsrc.report.robustness_points`): Spearman's ρ per dataset, against Morcos et al.'s
-    finding that networks which generalise better rely less on single directions."""
+    """The summary's reading of test accuracy against the whole-network random-order AUC relative to the
+    intact accuracy over every network of the book (:func:`nbsrc.report.robustness_points`): Spearman's ρ
+    per dataset, against Morcos et al.'s finding that networks which generalise better rely less on single
+    directions."""
     from nbsrc.report import morcos_table
 
     table = morcos_table(points)
@@ -823,10 +824,9 @@ def morcos_summary(points: pd.DataFrame) -> str:
             parts.append(f"{name}: ρ = {num(r.spearman_rho, 2, signed=True)} over {r.networks} networks")
     positive = int((table.spearman_rho > 0).sum())
     return (
-        f"Spearman's ρ between test accuracy and the whole-network random-order AUC, per dataset: "
-        f"{'; '.join(parts)}. Morcos et al.'s finding (the networks that generalise better are the more "
-        f"robust to ablation) predicts a positive ρ; it is positive on {positive} of {len(table)} datasets. "
-        f"The networks differ in more than their regularisation (recipe, activation, widths), so a "
-        f"correlation here is a description, not a cause; and the AUC starts at the intact accuracy, so part "
-        f"of a positive ρ comes from that construction, not from robustness."
+        f"Spearman's ρ between test accuracy and the whole-network random-order AUC relative to the intact "
+        f"accuracy, per dataset: {'; '.join(parts)}. Morcos et al.'s finding (the networks that generalise "
+        f"better are the more robust to ablation) predicts a positive ρ; it is positive on {positive} of "
+        f"{len(table)} datasets. The networks differ in more than their regularisation (recipe, activation, "
+        f"widths), so a correlation here is a description, not a cause."
     )

@@ -1077,7 +1077,7 @@ def plot_pruning_cost(
 
 # -------------------------------------------------------------------------------- variants of a network
 
-X_RANDOM_AUC = "random-order AUC,\nwhole network [1]"
+X_RELATIVE_AUC = "random-order AUC / intact accuracy,\nwhole network [1]"
 
 
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
@@ -1156,10 +1156,11 @@ def plot_random_curves(curves: dict[str, pd.DataFrame], scopes: Sequence[str] | 
 
 def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None = None) -> Figure:
     """Morcos et al.'s comparison: one point per network, its test accuracy against the mean AUC of its
-    whole-network random orders, coloured by ``hue`` (a column: the regulariser, the chapter), one panel
-    per value of ``panel`` (a column: the dataset; one panel without), each titled with Spearman's ρ
-    between the two numbers and the number of networks. Points carry ``gid`` ``"{panel}/{hue}"``."""
-    _require(points, "points", ["test_accuracy", "random_network_auc", hue, *([panel] if panel else [])])
+    whole-network random orders relative to its intact accuracy, coloured by ``hue`` (a column: the
+    regulariser, the chapter), one panel per value of ``panel`` (a column: the dataset; one panel without),
+    each titled with Spearman's ρ between the two numbers and the number of networks. Points carry ``gid``
+    ``"{panel}/{hue}"``."""
+    _require(points, "points", ["test_accuracy", "relative_network_auc", hue, *([panel] if panel else [])])
     if points.empty:
         fail("points", "empty table", "needs at least one network")
     groups = list(points.groupby(panel, sort=False)) if panel else [("", points)]
@@ -1170,13 +1171,13 @@ def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None =
     for ax, (name, group) in zip(axes, groups, strict=True):
         for label, sub in group.groupby(hue, sort=False):
             ax.scatter(
-                sub["random_network_auc"], 100 * sub["test_accuracy"], s=22, color=colors[label],
+                sub["relative_network_auc"], 100 * sub["test_accuracy"], s=22, color=colors[label],
                 edgecolor="white", linewidth=0.5, gid=f"{name}/{label}",
             )  # fmt: skip
-        rho = spearman(group["test_accuracy"].to_numpy(), group["random_network_auc"].to_numpy())
+        rho = spearman(group["test_accuracy"].to_numpy(), group["relative_network_auc"].to_numpy())
         text = "ρ undefined" if np.isnan(rho) else f"ρ = {num(rho, 2, signed=True)}"
         text = f"{text}, {len(group)} networks"
-        ax.set(title=f"{name}\n{text}" if name else text, xlabel=X_RANDOM_AUC, ylabel=Y_ACCURACY)
+        ax.set(title=f"{name}\n{text}" if name else text, xlabel=X_RELATIVE_AUC, ylabel=Y_ACCURACY)
     handles = [
         Line2D([], [], ls="none", marker="o", ms=5, color=c, label=str(label)) for label, c in colors.items()
     ]

@@ -3,15 +3,16 @@ and the robustness to ablation, and Morcos et al.'s comparison of generalisation
 
 The book's ReLU networks (its recipe and default widths) trained once per variant (``VARIANTS``: no
 regulariser, dropout 0.2 and 0.5, batch norm, weight decay 1e-4 and 1e-3; the strengths are the book's
-choice) and seed, analysed with the dataset chapter's settings (every quantity, every ordered curve, the
-random orders of every scope, zero ablation). The variant "none" is exactly the dataset chapter's networks
-and analysis (the same configs and settings, so the same cache keys): they are not trained or ablated
-again. Batch norm is folded into the affine maps for ablation (:mod:`nbsrc.models`), dropout is off at
-evaluation.
+choice) and seed, analysed with the dataset chapter's settings without its ordered curves (every quantity,
+the random orders of every scope, zero ablation: what the chapter shows). The variant "none" is exactly the
+dataset chapter's networks and analysis (the same configs and settings, so the same cache keys): they are
+not trained or ablated again. Batch norm is folded into the affine maps for ablation (:mod:`nbsrc.models`),
+dropout is off at evaluation.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 import torch
 
 from nbsrc.analysis import AnalysisSettings, ChapterResults, run_chapter
-from nbsrc.claims import C9_FLOORS, PAPER, claim_c9, indicator_table, variant_quantities, variant_robustness
+from nbsrc.claims import C9_FLOORS, PAPER, claim_c9, variant_quantities, variant_robustness
 from nbsrc.report import morcos_table, pm, robustness_table, save_result
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import SHORT, TITLES, num
@@ -41,6 +42,14 @@ CLAIM_COLUMNS = ["claim", "paper", "measured", "verdict", "reason"]
 Results = dict[str, ChapterResults]
 
 
+def variant_settings(variant: str, settings: AnalysisSettings) -> AnalysisSettings:
+    """The analysis of one variant's networks: for "none" the dataset chapter's ``settings`` as they are (its
+    cached analysis, ordered curves included), for a regulariser the same without ordered curves (this
+    chapter shows only the quantities and the random orders; the random orders are seeded per network and
+    scope, so those of "none" are the same curves either way)."""
+    return settings if variant == "none" else replace(settings, ordered=())
+
+
 def run_regularisers(
     configs: dict[str, list[TrainConfig]],
     settings: AnalysisSettings,
@@ -48,10 +57,11 @@ def run_regularisers(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> Results:
-    """Train (or load) every variant's networks (``{variant: configs}``) and analyse them (cached), with the
-    same settings for every variant."""
+    """Train (or load) every variant's networks (``{variant: configs}``) and analyse them (cached) with
+    :func:`variant_settings`."""
     return {
-        variant: run_chapter(runs, settings, cache, device, progress) for variant, runs in configs.items()
+        variant: run_chapter(runs, variant_settings(variant, settings), cache, device, progress)
+        for variant, runs in configs.items()
     }
 
 
@@ -77,10 +87,11 @@ def accuracies(results: Results) -> pd.DataFrame:
 def robustness(results: Results) -> pd.DataFrame:
     """Per network (variant and seed): its kind, test accuracy and whole-network random-order AUC
     (:func:`nbsrc.report.robustness_table`). Columns: variant, seed, network, test_accuracy,
-    random_network_auc."""
+    random_network_auc, relative_network_auc."""
     frames = [robustness_table(r).assign(variant=v) for v, r in results.items()]
     table = pd.concat(frames, ignore_index=True)
-    return table[["variant", "seed", "network", "test_accuracy", "random_network_auc"]]
+    columns = ["test_accuracy", "random_network_auc", "relative_network_auc"]
+    return table[["variant", "seed", "network", *columns]]
 
 
 def save(claims: pd.DataFrame, results: Results, parameters: dict[str, Any]) -> Path:
@@ -141,13 +152,6 @@ def robustness_markdown(robustness_table: pd.DataFrame) -> str:
     return _by_variant(robustness_table, ["scope"])
 
 
-def indicators(results: Results) -> pd.DataFrame:
-    """Every variant's good-indicator gaps (:func:`nbsrc.claims.indicator_table`), with the variant in the
-    ``dataset`` column, for :func:`nbsrc.plotting.plot_auc_gaps` (one panel pair per variant)."""
-    frames = [indicator_table(r.auc).assign(dataset=v) for v, r in results.items()]
-    return pd.concat(frames, ignore_index=True)
-
-
 def measures(results: Results) -> dict[str, pd.DataFrame]:
     """Each variant's measures, keyed by the variant (for the distributions figure)."""
     return {v: r.measures for v, r in results.items()}
@@ -185,21 +189,25 @@ def findings(claims: pd.DataFrame, results: Results, dataset: str) -> str:
 
 
 def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:
-    """Spearman's ρ between test accuracy and whole-network random-order AUC over the chapter's networks,
-    read against Morcos et al.'s finding (better generalisation, less reliance on single directions)."""
+    """Spearman's ρ between test accuracy and the whole-network random-order AUC relative to the intact
+    accuracy over the chapter's networks, read against Morcos et al.'s finding (better generalisation, less
+    reliance on single directions), with the plain AUC's ρ beside it."""
     row = morcos_table(points.assign(dataset=dataset)).iloc[0]
     if pd.isna(row.spearman_rho):
         return f"Over its {row.networks} networks, Spearman's ρ (accuracy, robustness) is undefined."
     rho = num(row.spearman_rho, 2, signed=True)
     reading = (
-        "the networks that generalise better are the more robust to random ablation, as Morcos et al. found "
-        "(in part by construction: the AUC starts at the intact accuracy)"
+        "the networks that generalise better keep a larger share of their accuracy under random ablation, "
+        "as Morcos et al. found"
         if row.spearman_rho > 0
-        else "the networks that generalise better are not the more robust to random ablation here"
+        else "the networks that generalise better do not keep a larger share of their accuracy under random "
+        "ablation here, unlike Morcos et al.'s finding"
     )
+    plain = "undefined" if pd.isna(row.spearman_rho_auc) else num(row.spearman_rho_auc, 2, signed=True)
     return (
         f"Over the chapter's {row.networks} networks, Spearman's ρ between test accuracy and the "
-        f"whole-network random-order AUC is {rho}: {reading}."
+        f"whole-network random-order AUC relative to the intact accuracy is {rho}: {reading}. With the plain "
+        f"AUC, which starts at the intact accuracy and so rises with it by construction, ρ is {plain}."
     )
 
 

@@ -194,9 +194,14 @@ def network_label(config: Any) -> str:
 
 
 def robustness_table(results: ChapterResults) -> pd.DataFrame:
-    """Per network (seed) of a chapter: its kind (:func:`network_label`), its test accuracy and the mean AUC
-    of its whole-network random orders (zero ablation in the book's chapters), the two numbers of Morcos
-    et al.'s comparison. Columns: seed, network, test_accuracy, random_network_auc."""
+    """Per network (seed) of a chapter: its kind (:func:`network_label`), its test accuracy, the mean AUC of
+    its whole-network random orders (zero ablation in the book's chapters) and that AUC relative to the
+    intact accuracy, the robustness of Morcos et al.'s comparison:
+
+    relative AUC = mean over the random orders of ∫₀¹ acc(f) / acc(0) df  (1: no loss at any share f ablated),
+
+    where acc(0), the curves' first point, is the test accuracy. Columns: seed, network, test_accuracy,
+    random_network_auc, relative_network_auc."""
     rows = results.auc[(results.auc.scope == NETWORK) & (results.auc.direction == "random")]
     if rows.empty:
         fail("results", "without whole-network random orders", "needs the random orders of the network scope")
@@ -205,6 +210,7 @@ def robustness_table(results: ChapterResults) -> pd.DataFrame:
     table = results.accuracies[["seed", "test_accuracy"]].copy()
     table.insert(1, "network", table.seed.map(labels))
     table["random_network_auc"] = table.seed.map(random_auc)
+    table["relative_network_auc"] = table.random_network_auc / table.test_accuracy
     return table
 
 
@@ -220,7 +226,7 @@ def robustness_points(names: list[str], results_dir: str | Path) -> pd.DataFrame
     ``dataset`` (the plain dataset) and ``chapter`` (:func:`chapter_family`). A network saved by two
     chapters (the regulariser chapters' networks without a regulariser are the dataset chapter's) is kept
     once, from the first chapter that names it. Columns: dataset, chapter, network, seed, test_accuracy,
-    random_network_auc."""
+    random_network_auc, relative_network_auc."""
     joined = join_results(names, results_dir, "robustness")
     joined = joined.assign(
         chapter=joined.dataset.map(chapter_family), dataset=joined.dataset.map(base_dataset)
@@ -229,35 +235,47 @@ def robustness_points(names: list[str], results_dir: str | Path) -> pd.DataFrame
     # trained weights and cached curves; two recipes' networks of one kind differ in both numbers)
     same = ["dataset", "network", "seed", "test_accuracy", "random_network_auc"]
     joined = joined.drop_duplicates(same).reset_index(drop=True)
-    return joined[["dataset", "chapter", "network", "seed", "test_accuracy", "random_network_auc"]]
+    columns = ["test_accuracy", "random_network_auc", "relative_network_auc"]
+    return joined[["dataset", "chapter", "network", "seed", *columns]]
 
 
 def morcos_table(points: pd.DataFrame, by: str = "dataset") -> pd.DataFrame:
     """Morcos et al.'s comparison: per ``by`` group of ``points`` (columns test_accuracy,
-    random_network_auc), the number of networks and Spearman's ρ between test accuracy and the whole-network
-    random-order AUC (positive: the networks that generalise better are the more robust to ablation; NaN
-    when either is constant). Columns: ``by``, networks, spearman_rho."""
+    relative_network_auc, random_network_auc), the number of networks and Spearman's ρ between test accuracy
+    and the whole-network random-order AUC relative to the intact accuracy (``spearman_rho``; positive: the
+    networks that generalise better lose a smaller share of their accuracy under ablation), and with the
+    plain AUC (``spearman_rho_auc``, which starts at the intact accuracy and so rises with it by
+    construction); NaN when either number is constant. Columns: ``by``, networks, spearman_rho,
+    spearman_rho_auc."""
     rows = [
         {
             by: key,
             "networks": len(group),
-            "spearman_rho": spearman(group.test_accuracy.to_numpy(), group.random_network_auc.to_numpy()),
+            "spearman_rho": spearman(group.test_accuracy.to_numpy(), group.relative_network_auc.to_numpy()),
+            "spearman_rho_auc": spearman(group.test_accuracy.to_numpy(), group.random_network_auc.to_numpy()),
         }
         for key, group in points.groupby(by, sort=False)
     ]
-    return pd.DataFrame(rows, columns=[by, "networks", "spearman_rho"])
+    return pd.DataFrame(rows, columns=[by, "networks", "spearman_rho", "spearman_rho_auc"])
 
 
 def morcos_markdown(points: pd.DataFrame) -> str:
     """:func:`morcos_table` per dataset (plain dataset names), with the dataset's title, Markdown."""
     table = morcos_table(points)
+
+    def rho(values: pd.Series) -> pd.Series:
+        return values.map(lambda r: "–" if np.isnan(r) else num(r, 2, signed=True))
+
     table = table.assign(
         dataset=table.dataset.map(lambda d: TITLES.get(d, d)),
-        spearman_rho=table.spearman_rho.map(lambda r: "–" if np.isnan(r) else num(r, 2, signed=True)),
+        spearman_rho=rho(table.spearman_rho),
+        spearman_rho_auc=rho(table.spearman_rho_auc),
     )
-    return table.rename(columns={"spearman_rho": "Spearman ρ (accuracy, random AUC)"}).to_markdown(
-        index=False
-    )
+    names = {
+        "spearman_rho": "Spearman ρ (accuracy, relative AUC)",
+        "spearman_rho_auc": "Spearman ρ (accuracy, AUC)",
+    }
+    return table.rename(columns=names).to_markdown(index=False)
 
 
 def save_result(table: pd.DataFrame, results_dir: str | Path, name: str, kind: str) -> Path:

@@ -89,10 +89,29 @@ def test_subset_key_differs_and_is_spelling_independent():
     assert subset.ordered_quantities == SUBSET and full.ordered_quantities == QUANTITIES
 
 
-@pytest.mark.parametrize("bad", [[], "mutual_information", ["mutual_information", "variance"], 3])
+@pytest.mark.parametrize("bad", ["mutual_information", ["mutual_information", "variance"], 3])
 def test_subset_rejects_bad_values(bad):
     with raises_with("ordered"):
         AnalysisSettings(ordered=bad)
+
+
+def test_no_ordered_curves_needs_the_random_orders():
+    with raises_with("ordered=()", "random_orders=True"):
+        AnalysisSettings(ordered=[], random_orders=False)
+    assert AnalysisSettings(ordered=[]).key("abc") != AnalysisSettings().key("abc")
+
+
+def test_random_orders_only_are_the_full_analysis_random_curves(trained, splits):
+    full = AnalysisSettings(n_random=3)
+    random_only = AnalysisSettings(n_random=3, ordered=())
+    measures = neuron_measures(trained.model, splits.val.x, splits.val.y, N_CLASSES, full, "cpu")
+    all_curves = ablation_curves(trained.model, splits, measures, full, seed=0, progress=False, device="cpu")
+    curves = ablation_curves(
+        trained.model, splits, measures, random_only, seed=0, progress=False, device="cpu"
+    )
+    assert set(curves) == {f"{s}|random|random" for s in ["network", "layer 1", "layer 2", "layer 3"]}
+    for name, curve in curves.items():
+        np.testing.assert_array_equal(curve, all_curves[name], err_msg=name)
 
 
 @pytest.mark.parametrize("mode", ["zero", "mean"])

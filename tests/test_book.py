@@ -253,7 +253,7 @@ def test_regulariser_chapters_show_c9_and_the_morcos_comparison(smoke_book, name
     assert not any("nan" in cell for row in robustness[0] for cell in row)
     means = [t for t in html_tables(content) if t and t[0] == ["scope", "quantity", *VARIANTS]]
     assert len(means) == 1 and len(means[0]) == 1 + 2 * 4  # two smoke layers, four quantities
-    assert len(content.find_all("img")) == 5
+    assert len(content.find_all("img")) == 4  # distributions, weight norms, random curves, Morcos
     saved = pd.read_csv(results / f"{name}-robustness.csv")
     assert list(saved.variant) == list(VARIANTS)  # one smoke seed per variant
     text = " ".join(content.get_text(" ").replace("’", "'").split())
@@ -281,6 +281,7 @@ def test_summary_shows_c9_and_accuracy_against_robustness_for_every_network(smok
     tables = [t for t in html_tables(content) if t and t[0][:2] == ["dataset", "networks"]]
     assert len(tables) == 1
     assert [int(row[1]) for row in tables[0][1:]] == list(expected.networks)
+    assert tables[0][0][2:] == ["Spearman ρ (accuracy, relative AUC)", "Spearman ρ (accuracy, AUC)"]
     text = " ".join(content.get_text(" ").split())
     assert "C9" in text and "Morcos et al.'s finding" in text.replace("’", "'")
 

@@ -173,6 +173,11 @@ def test_none_is_exactly_the_dataset_chapters_networks_and_analysis():
             assert {k: getattr(config, k) for k in fields} == fields
             if fields:
                 assert config.key("data") != base.key("data")
+    # the regularised networks: the same analysis without ordered curves (the chapter shows none)
+    assert reg.variant_settings("none", settings) is settings
+    lean = reg.variant_settings("batch norm", settings)
+    assert lean.ordered_quantities == () and lean.random_orders and lean.n_random == settings.n_random
+    assert lean.key("net") != settings.key("net")
 
 
 @pytest.mark.parametrize(
@@ -233,8 +238,10 @@ def fake_results(dataset: str = "mnist", accuracy=(0.9, 0.8), random_auc=((0.5, 
 
 def test_robustness_table_holds_accuracy_and_network_random_auc():
     table = robustness_table(fake_results(dropout=0.2))
-    assert list(table.columns) == ["seed", "network", "test_accuracy", "random_network_auc"]
+    columns = ["seed", "network", "test_accuracy", "random_network_auc", "relative_network_auc"]
+    assert list(table.columns) == columns
     assert table.random_network_auc.tolist() == pytest.approx([0.6, 0.4])  # network scope, random only
+    assert table.relative_network_auc.tolist() == pytest.approx([0.6 / 0.9, 0.4 / 0.8])
     assert table.network.tolist() == ["ReLU 512-256-128, dropout 0.2"] * 2
     assert network_label(recipe_config("paper_v1", "mnist")) == "sigmoid 200-200, weight decay 0.0001"
 
@@ -263,22 +270,27 @@ def test_dataset_chapter_saves_robustness_and_summary_reads_every_network_once(t
     assert both.chapter.tolist() == ["book", "book", "raw_constant", "raw_constant"]
 
 
-def test_morcos_table_is_spearman_per_dataset():
+def test_morcos_table_is_spearman_per_dataset_on_the_relative_auc():
+    accuracy = [0.9, 0.8, 0.95, 0.7, 0.5, 0.5, 0.5]
+    relative = [0.6, 0.5, 0.7, 0.4, 0.1, 0.2, 0.3]
     points = pd.DataFrame(
         {
             "dataset": ["mnist"] * 4 + ["cifar10"] * 3,
-            "test_accuracy": [0.9, 0.8, 0.95, 0.7, 0.5, 0.5, 0.5],
-            "random_network_auc": [0.6, 0.5, 0.7, 0.4, 0.1, 0.2, 0.3],
+            "test_accuracy": accuracy,
+            "relative_network_auc": relative,
+            # the plain AUC in reverse order of accuracy: its ρ is -1 where the relative AUC's is +1
+            "random_network_auc": [0.1, 0.2, 0.05, 0.3, 0.1, 0.2, 0.3],
         }
     )
     table = morcos_table(points).set_index("dataset")
     assert table.loc["mnist", "spearman_rho"] == pytest.approx(1.0) and table.loc["mnist", "networks"] == 4
+    assert table.loc["mnist", "spearman_rho_auc"] == pytest.approx(-1.0)
     assert np.isnan(table.loc["cifar10", "spearman_rho"])  # constant accuracy: no order
-    flipped = morcos_table(points.assign(random_network_auc=-points.random_network_auc)).set_index("dataset")
-    assert flipped.loc["mnist", "spearman_rho"] == pytest.approx(-1.0)
+    flipped = points.assign(relative_network_auc=-points.relative_network_auc)
+    assert morcos_table(flipped).set_index("dataset").loc["mnist", "spearman_rho"] == pytest.approx(-1.0)
     text = narrative.morcos_summary(points)
     assert "MNIST: ρ = +1.00 over 4 networks" in text and "CIFAR-10: undefined" in text
-    assert "positive on 1 of 2 datasets" in text
+    assert "positive on 1 of 2 datasets" in text and "relative to the intact accuracy" in text
 
 
 def test_summary_and_intro_show_c9(tmp_path):
@@ -329,8 +341,10 @@ def test_chapter_tables_and_claims_on_constructed_results():
     assert "| network |" in markdown.replace("  ", " ") or "network" in markdown.splitlines()[2]
     assert "nan" not in markdown and "0.500 ± 0.141" in markdown
     points = reg.morcos_points(results)
-    assert list(points.columns) == ["variant", "seed", "test_accuracy", "random_network_auc"]
-    assert "Spearman's ρ" in reg.morcos_sentence(points, "mnist")
+    columns = ["variant", "seed", "test_accuracy", "random_network_auc", "relative_network_auc"]
+    assert list(points.columns) == columns
+    sentence = reg.morcos_sentence(points, "mnist")
+    assert "relative to the intact accuracy is +0.60" in sentence and "With the plain AUC" in sentence
 
 
 # ------------------------------------------------------------------------------------------- figures
@@ -362,7 +376,7 @@ def test_figures_of_the_variants():
             "dataset": ["MNIST"] * 3 + ["CIFAR-10"] * 3,
             "chapter": ["book", "regularisers", "regularisers"] * 2,
             "test_accuracy": [0.9, 0.8, 0.7, 0.5, 0.6, 0.4],
-            "random_network_auc": [0.3, 0.2, 0.1, 0.1, 0.2, 0.3],
+            "relative_network_auc": [0.3, 0.2, 0.1, 0.1, 0.2, 0.3],
         }
     )
     fig = plotting.plot_accuracy_robustness(points, hue="chapter", panel="dataset")
