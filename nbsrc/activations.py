@@ -24,9 +24,9 @@ from nbsrc.claims import PAPER, activation_gains, activation_gaps, claim_c2, cla
 from nbsrc.claims import indicator_table as _indicator_table
 from nbsrc.infoplane import ACTIVATION_NAMES
 from nbsrc.recipes import recipe_config
-from nbsrc.report import pm, robustness_table, save_result
+from nbsrc.report import pm, robustness_table, save_result, seed_accuracies_markdown, spread_by_markdown
 from nbsrc.train import TrainConfig
-from nbsrc.vocabulary import SHORT, layer_scopes
+from nbsrc.vocabulary import layer_scopes
 
 #: The claims judged per activation, then C5 across them ("all activations").
 PER_ACTIVATION = ("C2", "C2w", "C6")
@@ -129,28 +129,15 @@ def save(claims: pd.DataFrame, results: ActivationResults, parameters: dict[str,
 
 def accuracy_table(results: ActivationResults) -> str:
     """Per activation, the architecture, the test accuracy of each seed and their mean ± std, Markdown."""
-    rows = []
-    for activation, run in results.zero.items():
-        config = run.configs[0]
-        acc = run.accuracies.set_index("seed").test_accuracy * 100
-        row = {"activation": ACTIVATION_NAMES[activation], "hidden widths": "-".join(map(str, config.widths))}
-        row |= {f"seed {seed} [%]": f"{a:.2f}" for seed, a in acc.items()}
-        row["mean ± std [%]"] = pm(acc.mean(), acc.std() if len(acc) > 1 else 0.0, 2)
-        rows.append(row)
-    return pd.DataFrame(rows).to_markdown(index=False)
+    return seed_accuracies_markdown(results.zero, "activation", ACTIVATION_NAMES, widths=True)
 
 
 def _by_activation(table: pd.DataFrame, case: list[str]) -> str:
     """``table``'s mean ± std (columns mean, std) with one row per ``case`` (in table order) and one column
     per activation, Markdown."""
-    cells = table.assign(
-        cell=[pm(m, s, signed=True) for m, s in zip(table["mean"], table["std"], strict=True)]
+    return spread_by_markdown(
+        table, case, "activation", list(ACTIVATION_NAMES), ACTIVATION_NAMES, signed=True
     )
-    wide = cells.pivot_table(index=case, columns="activation", values="cell", aggfunc="first")
-    wide = wide.reindex(columns=[a for a in ACTIVATION_NAMES if a in wide.columns])
-    wide = wide.reindex(list(dict.fromkeys(zip(*(table[c] for c in case), strict=True))))
-    wide = wide.rename(columns=ACTIVATION_NAMES).reset_index()
-    return wide.assign(quantity=wide.quantity.map(SHORT)).to_markdown(index=False)
 
 
 def gaps_table(gaps: pd.DataFrame) -> str:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from nbsrc.ablation import MODES, cumulative_curve, neuron_orders, scope_neurons, single_neuron_accuracy
 from nbsrc.checks import check_choice, check_int, fail
-from nbsrc.data import Split, Splits
+from nbsrc.data import N_CLASSES, Split, Splits
 from nbsrc.measures import (
     BIAS_CORRECTIONS,
     class_selectivity_index,
@@ -305,6 +305,20 @@ def auc(curve: np.ndarray) -> np.ndarray:
     """Area under accuracy vs fraction ablated (trapezoid over k/n in [0, 1]); works row-wise."""
     n = curve.shape[-1] - 1
     return np.trapezoid(curve, dx=1.0 / n, axis=-1)
+
+
+def relative_auc(auc: pd.DataFrame, accuracies: pd.DataFrame, n_classes: int = N_CLASSES) -> pd.DataFrame:
+    """A chapter's ``auc`` table with each curve's AUC relative to its network's intact accuracy above chance:
+
+    (AUC − c) / (acc₀ − c) = ∫₀¹ (acc(f) − c) / (acc₀ − c) df,  c = 1 / n_classes,
+
+    where acc₀ is the curves' first point, the seed's test accuracy (``accuracies``: seed, test_accuracy).
+    1: no loss at any share f ablated; 0: at chance on average. Unlike the plain AUC, which starts at acc₀
+    and ends near c, it does not rise with the intact accuracy by construction, so networks of different
+    accuracy compare on it."""
+    chance = 1.0 / n_classes
+    intact = auc.seed.map(accuracies.set_index("seed").test_accuracy)
+    return auc.assign(auc=(auc.auc - chance) / (intact - chance))
 
 
 def threshold_fraction(curve: np.ndarray, n_classes: int) -> np.ndarray:

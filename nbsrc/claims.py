@@ -33,10 +33,11 @@ why its thresholds, and which parts are this book's choices; ``rules_table`` sho
   regulariser and with dropout, batch norm or weight decay) has two parts, each comparing every regulariser
   with no regulariser. (a) The quantities: per hidden layer and quantity (H, MI, KL sel., CSI; the weight
   norm is left out), the mean over the layer's neurons, seed mean and std per variant. (b) The robustness:
-  per scope, the random orders' mean AUC, seed mean and std per variant. A case differs when the means
-  differ by more than twice the larger of the two seed std's and by more than the floor (``C9_FLOORS``
-  for the quantities, ``C9_FLOOR`` AUC for the robustness). Agrees when both parts have a differing case,
-  partly when one does, disagrees when neither; n/a without the reference or without a regulariser.
+  per scope, the random orders' mean AUC relative to the intact accuracy above chance, seed mean and std
+  per variant. A case differs when the means differ by more than twice the larger of the two seed std's
+  and by more than the floor (``C9_FLOORS`` for the quantities, ``C9_FLOOR`` for the robustness). Agrees
+  when both parts have a differing case, partly when one does, disagrees when neither; n/a without the
+  reference, without a regulariser, or with fewer than two seeds of a variant (no spread).
 
 A claim with no case to judge (no scope, no layer pair) is "n/a", never "disagrees". Every claim also
 gets a ``reason``: one generated sentence that names the failing part, where, and by how much (or the
@@ -115,7 +116,8 @@ C9_REFERENCE = "none"
 C9_FLOORS = {"entropy": 0.01, "mutual_information": 0.01, "kl_selectivity": 0.01, "csi": 0.01}
 #: C9 (a): the unit of each compared quantity, as the reasons print it.
 C9_UNITS = {"entropy": "bits", "mutual_information": "bits", "kl_selectivity": "bits", "csi": "CSI"}
-#: C9 (b): the floor a change of the random-order AUC must exceed (besides twice the larger seed std).
+#: C9 (b): the floor a change of the random-order AUC relative to the intact accuracy above chance must
+#: exceed (besides twice the larger seed std).
 C9_FLOOR = 0.01
 #: C5 (a): the two C2 gaps, by their column in :func:`indicator_table` and their name on the page.
 C5_GAPS = {"desc_gap": "rand−desc", "asc_gap": "asc−rand"}
@@ -250,20 +252,25 @@ RULES = {
         "0.5, batch norm, weight decay 1e-4, weight decay 1e-3), three seeds each, zero ablation. (a) The "
         "quantities: per hidden layer and quantity (H, MI, KL sel., CSI), the mean of the quantity over the "
         "layer's neurons, then mean and std over seeds per variant. (b) The robustness: per scope (the "
-        "whole network and each hidden layer), the mean AUC of the 20 random orders, then mean and std over "
-        "seeds per variant. A case differs when a regulariser's mean differs from none's by more than twice "
-        "the larger of their two seed std's and by more than the floor: "
-        f"{C9_FLOORS['mutual_information']} bits for H, MI and KL sel., {C9_FLOORS['csi']} for CSI, "
-        f"{C9_FLOOR} AUC for the robustness. A part holds when at least one of its cases differs for at "
-        "least one regulariser. Agrees when both parts hold, partly when one does, disagrees when neither "
-        "does; n/a without the networks without a regulariser or without a regulariser.",
+        "whole network and each hidden layer), the mean over the 20 random orders of the AUC relative to the "
+        "intact accuracy above chance, (AUC − 1/10) / (accuracy − 1/10) (1: no loss at any share ablated, "
+        "0: at chance on average), then mean and std over seeds per variant. A case differs when a "
+        "regulariser's mean differs from none's by more than twice the larger of their two seed std's and by "
+        f"more than the floor: {C9_FLOORS['mutual_information']} bits for H, MI and KL sel., "
+        f"{C9_FLOORS['csi']} for CSI, {C9_FLOOR} for the relative AUC. A part holds when at least one of its "
+        "cases differs for at least one regulariser. Agrees when both parts hold, partly when one does, "
+        "disagrees when neither does; n/a without the networks without a regulariser, without a "
+        "regulariser, or with fewer than two seeds of a variant (no spread to compare with).",
         "why": "As C5: twice the seed spread keeps differences that one retraining could produce from "
         "counting, and the floors keep differences too small to matter from counting when the seeds agree "
         "closely. The layer's mean is the simplest summary of a distribution's shift; the random orders "
-        "measure robustness without reference to any quantity. One case is enough because the claim is that "
-        "regularisers change these somewhere, not everywhere.",
+        "measure robustness without reference to any quantity, and relative to the intact accuracy above "
+        "chance so that a regulariser that only changes the test accuracy does not change it from the "
+        "curve's first point alone. One case is enough because the claim is that regularisers change these "
+        "somewhere, not everywhere.",
         "choices": "The whole rule is this book's (the paper names regularisers as future work): the "
-        "variants and their strengths, the layer mean as the summary, the factor 2, the floors, 'one case', "
+        "variants and their strengths, the layer mean as the summary, the relative AUC, the factor 2, the "
+        "floors, 'one case', "
         "and leaving out the weight norm (weight decay shrinks it by construction and batch norm makes its "
         "scale arbitrary).",
     },
@@ -818,8 +825,9 @@ def variant_quantities(measures: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def variant_robustness(aucs: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """C9 (b): per variant (``{variant: auc table}``) and scope, the random orders' mean AUC per seed, then
-    mean and std over seeds. Columns: variant, scope, mean, std, n_seeds (scopes: network, then layers)."""
+    """C9 (b): per variant (``{variant: auc table}``, relative AUCs in the book:
+    :func:`nbsrc.analysis.relative_auc`) and scope, the random orders' mean AUC per seed, then mean and
+    std over seeds. Columns: variant, scope, mean, std, n_seeds (scopes: network, then layers)."""
     frames = []
     for variant, auc in aucs.items():
         band = random_band(auc, by=["seed", "scope"], value="auc")
@@ -837,22 +845,29 @@ def claim_c9(quantities: pd.DataFrame, robustness: pd.DataFrame) -> dict:
     """C9 (the book's extension) from :func:`variant_quantities` (part a) and :func:`variant_robustness`
     (part b) of the same networks: each regulariser against ``C9_REFERENCE``; a case differs when the
     seed means differ by more than twice the larger seed std and more than its floor. Agrees when both
-    parts have a differing case, partly when one does, disagrees when neither; n/a without the reference
-    or without a regulariser."""
+    parts have a differing case, partly when one does, disagrees when neither; n/a without the reference,
+    without a regulariser, or with fewer than two seeds of a variant (no spread)."""
     variants = list(dict.fromkeys([*quantities.variant, *robustness.variant]))
     others = [v for v in variants if v != C9_REFERENCE]
     if C9_REFERENCE not in variants or not others:
         missing = "no networks without a regulariser" if C9_REFERENCE not in variants else "no regulariser"
         why = f"{missing} ({', '.join(variants) or 'no variant'}): nothing to compare"
         return _result(why, "n/a", f"{why[0].upper()}{why[1:]}.")
+    seeds = pd.concat([quantities, robustness]).groupby("variant", sort=False).n_seeds.min()
+    if (seeds < 2).any():
+        few = ", ".join(f"{v} ({n})" for v, n in seeds[seeds < 2].items())
+        why = f"fewer than two seeds for {few}: no seed spread to compare with"
+        return _result(why, "n/a", f"{why[0].upper()}{why[1:]}.")
     pairs, on = "regulariser comparisons", "regulariser"
     changed = variant_contrasts(quantities, ["scope", "quantity"], by="variant", reference=C9_REFERENCE)
-    robust = variant_contrasts(robustness, ["scope"], by="variant", reference=C9_REFERENCE, floor=C9_FLOOR)
+    robust = variant_contrasts(
+        robustness.assign(unit="rel. AUC"), ["scope"], by="variant", reference=C9_REFERENCE, floor=C9_FLOOR
+    )
     a, a_measured, a_reason = _contrast_part(
         changed, ["scope", "quantity"], "(a) the distribution of the quantities (layer means)", pairs, on
     )
     b, b_measured, b_reason = _contrast_part(
-        robust, ["scope"], "(b) the robustness (random-order AUC)", pairs, on
+        robust, ["scope"], "(b) the robustness (relative random-order AUC)", pairs, on
     )
     verdict = "agrees" if a and b else "partly" if a or b else "disagrees"
     return _result(

@@ -809,10 +809,10 @@ def regulariser_summary(claims: pd.DataFrame | None) -> str:
 
 def morcos_summary(points: pd.DataFrame) -> str:
     """The summary's reading of test accuracy against the whole-network random-order AUC relative to the
-    intact accuracy over every network of the book (:func:`nbsrc.report.robustness_points`): Spearman's ρ
-    per dataset, against Morcos et al.'s finding that networks which generalise better rely less on single
-    directions."""
-    from nbsrc.report import morcos_table
+    intact accuracy above chance over every network of the book (:func:`nbsrc.report.robustness_points`):
+    Spearman's ρ per dataset with its p-value, read against Morcos et al.'s finding that networks which
+    generalise better rely less on single directions (:func:`nbsrc.report.morcos_reading`)."""
+    from nbsrc.report import MORCOS_ALPHA, morcos_reading, morcos_table
 
     table = morcos_table(points)
     parts = []
@@ -821,12 +821,18 @@ def morcos_summary(points: pd.DataFrame) -> str:
         if np.isnan(r.spearman_rho):
             parts.append(f"{name}: undefined over {r.networks} networks")
         else:
-            parts.append(f"{name}: ρ = {num(r.spearman_rho, 2, signed=True)} over {r.networks} networks")
-    positive = int((table.spearman_rho > 0).sum())
+            rho = num(r.spearman_rho, 2, signed=True)
+            reading = morcos_reading(r.spearman_rho, r.p_value)
+            parts.append(f"{name}: ρ = {rho} over {r.networks} networks (p = {r.p_value:.2g}, {reading})")
+    agree = sum(
+        morcos_reading(r, p) == "as Morcos et al."
+        for r, p in zip(table.spearman_rho, table.p_value, strict=True)
+    )
     return (
         f"Spearman's ρ between test accuracy and the whole-network random-order AUC relative to the intact "
-        f"accuracy, per dataset: {'; '.join(parts)}. Morcos et al.'s finding (the networks that generalise "
-        f"better are the more robust to ablation) predicts a positive ρ; it is positive on {positive} of "
-        f"{len(table)} datasets. The networks differ in more than their regularisation (recipe, activation, "
-        f"widths), so a correlation here is a description, not a cause."
+        f"accuracy above chance, per dataset: {'; '.join(parts)}. Morcos et al.'s finding (the networks that "
+        f"generalise better are the more robust to ablation) predicts a positive ρ; it is positive at p < "
+        f"{MORCOS_ALPHA} on {agree} of {len(table)} datasets. The networks differ in more than their "
+        f"regularisation (recipe, activation, widths) and those of one chapter share a recipe, so ρ and its "
+        f"p-value describe these networks; they are not a test of a cause."
     )

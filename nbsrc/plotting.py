@@ -1081,7 +1081,7 @@ X_RELATIVE_AUC = "random-order AUC / intact accuracy,\nwhole network [1]"
 
 
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
-    """One colour per variant (regulariser, chapter), in the given order; none is a quantity's grey."""
+    """One colour per variant (regulariser, chapter), in the given order (seaborn's colorblind palette)."""
     return dict(zip(labels, sns.color_palette("colorblind", len(labels)), strict=True))
 
 

@@ -19,11 +19,20 @@ from typing import Any
 import pandas as pd
 import torch
 
-from nbsrc.analysis import AnalysisSettings, ChapterResults, run_chapter
-from nbsrc.claims import C9_FLOORS, PAPER, claim_c9, variant_quantities, variant_robustness
-from nbsrc.report import morcos_table, pm, robustness_table, save_result
+from nbsrc.analysis import AnalysisSettings, ChapterResults, relative_auc, run_chapter
+from nbsrc.claims import PAPER, claim_c9, variant_quantities, variant_robustness
+from nbsrc.report import (
+    MORCOS_ALPHA,
+    morcos_reading,
+    morcos_table,
+    pm,
+    robustness_table,
+    save_result,
+    seed_accuracies_markdown,
+    spread_by_markdown,
+)
 from nbsrc.train import TrainConfig
-from nbsrc.vocabulary import SHORT, TITLES, num
+from nbsrc.vocabulary import TITLES, num
 
 #: The variants of the book's networks, by their reader's names: the training config's fields each sets
 #: (none: the book's recipe as it is). The strengths are the book's choice.
@@ -67,9 +76,11 @@ def run_regularisers(
 
 def c9_tables(results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tables C9 rests on: the layer means of the quantities per variant (part a) and the random-order
-    AUC per scope and variant (part b); see :func:`nbsrc.claims.claim_c9`."""
+    AUC relative to the intact accuracy above chance (:func:`nbsrc.analysis.relative_auc`) per scope and
+    variant (part b); see :func:`nbsrc.claims.claim_c9`."""
     quantities = variant_quantities({v: r.measures for v, r in results.items()})
-    return quantities, variant_robustness({v: r.auc for v, r in results.items()})
+    relative = {v: relative_auc(r.auc, r.accuracies) for v, r in results.items()}
+    return quantities, variant_robustness(relative)
 
 
 def regulariser_claims(results: Results) -> pd.DataFrame:
@@ -106,50 +117,21 @@ def save(claims: pd.DataFrame, results: Results, parameters: dict[str, Any]) -> 
 # ------------------------------------------------------------------------------------------- tables
 
 
-def _spread(values: pd.Series, digits: int, scale: float = 1.0) -> str:
-    values = values * scale
-    return pm(values.mean(), values.std() if len(values) > 1 else 0.0, digits)
-
-
 def accuracy_table(results: Results) -> str:
     """Per variant, the test accuracy of each seed and their mean ± std, Markdown."""
-    rows = []
-    for variant, run in results.items():
-        acc = run.accuracies.set_index("seed").test_accuracy * 100
-        row = {"regulariser": variant}
-        row |= {f"seed {seed} [%]": f"{a:.2f}" for seed, a in acc.items()}
-        row["mean ± std [%]"] = _spread(acc, 2)
-        rows.append(row)
-    return pd.DataFrame(rows).to_markdown(index=False)
-
-
-def _by_variant(table: pd.DataFrame, case: list[str], signed: bool = False) -> str:
-    """``table``'s mean ± std (columns variant, mean, std) with one row per ``case`` (in table order) and
-    one column per variant (in table order), Markdown."""
-    cells = table.assign(
-        cell=[pm(m, s, signed=signed) for m, s in zip(table["mean"], table["std"], strict=True)]
-    )
-    wide = cells.pivot_table(index=case, columns="variant", values="cell", aggfunc="first")
-    wide = wide.reindex(columns=list(dict.fromkeys(table.variant)))
-    keys = zip(*(table[c] for c in case), strict=True) if len(case) > 1 else table[case[0]]
-    wide = wide.reindex(list(dict.fromkeys(keys)))
-    wide.columns.name = None
-    wide = wide.reset_index()
-    if "quantity" in wide:
-        wide = wide.assign(quantity=wide.quantity.map(SHORT))
-    return wide.to_markdown(index=False)
+    return seed_accuracies_markdown(results, "regulariser")
 
 
 def quantities_table(quantities: pd.DataFrame) -> str:
     """C9 (a): per hidden layer and quantity (rows), the layer's mean value per variant (columns), mean ±
     std over seeds, Markdown."""
-    return _by_variant(quantities, ["scope", "quantity"])
+    return spread_by_markdown(quantities, ["scope", "quantity"], "variant")
 
 
 def robustness_markdown(robustness_table: pd.DataFrame) -> str:
     """C9 (b): per scope (rows), the random orders' mean AUC per variant (columns), mean ± std over seeds,
     Markdown."""
-    return _by_variant(robustness_table, ["scope"])
+    return spread_by_markdown(robustness_table, ["scope"], "variant")
 
 
 def measures(results: Results) -> dict[str, pd.DataFrame]:
@@ -164,7 +146,7 @@ def curves(results: Results) -> dict[str, pd.DataFrame]:
 
 def morcos_points(results: Results) -> pd.DataFrame:
     """One point per network of the chapter for Morcos et al.'s comparison: variant, seed, test_accuracy,
-    random_network_auc."""
+    random_network_auc, relative_network_auc."""
     return robustness(results).drop(columns="network")
 
 
@@ -175,7 +157,7 @@ def findings(claims: pd.DataFrame, results: Results, dataset: str) -> str:
     """ "What this chapter finds": the accuracy per variant, C9's verdict with its reason and the Morcos
     comparison's Spearman ρ, every number computed."""
     acc = accuracies(results).groupby("variant", sort=False).test_accuracy
-    accuracy = "; ".join(f"{v} {_spread(g, 2, 100)} %" for v, g in acc)
+    accuracy = "; ".join(f"{v} {pm(100 * g.mean(), 100 * g.std(), 2)} %" for v, g in acc)
     c9 = claims.set_index("claim").loc["C9"]
     rho = morcos_sentence(morcos_points(results), dataset)
     return " ".join(
@@ -190,32 +172,28 @@ def findings(claims: pd.DataFrame, results: Results, dataset: str) -> str:
 
 def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:
     """Spearman's ρ between test accuracy and the whole-network random-order AUC relative to the intact
-    accuracy over the chapter's networks, read against Morcos et al.'s finding (better generalisation, less
-    reliance on single directions), with the plain AUC's ρ beside it."""
+    accuracy above chance over the chapter's networks, with its p-value, read against Morcos et al.'s
+    finding (:func:`nbsrc.report.morcos_reading`), and the plain AUC's ρ beside it."""
     row = morcos_table(points.assign(dataset=dataset)).iloc[0]
     if pd.isna(row.spearman_rho):
         return f"Over its {row.networks} networks, Spearman's ρ (accuracy, robustness) is undefined."
     rho = num(row.spearman_rho, 2, signed=True)
-    reading = (
-        "the networks that generalise better keep a larger share of their accuracy under random ablation, "
-        "as Morcos et al. found"
-        if row.spearman_rho > 0
-        else "the networks that generalise better do not keep a larger share of their accuracy under random "
-        "ablation here, unlike Morcos et al.'s finding"
-    )
+    reading = {
+        "as Morcos et al.": "the networks that generalise better keep a larger share of their accuracy under "
+        "random ablation, as Morcos et al. found",
+        "opposite to Morcos et al.": "the networks that generalise better keep a smaller share of their "
+        "accuracy under random ablation, the opposite of Morcos et al.'s finding",
+        "no clear relation": f"no clear monotone relation at p < {MORCOS_ALPHA}",
+    }[morcos_reading(row.spearman_rho, row.p_value)]
     plain = "undefined" if pd.isna(row.spearman_rho_auc) else num(row.spearman_rho_auc, 2, signed=True)
     return (
         f"Over the chapter's {row.networks} networks, Spearman's ρ between test accuracy and the "
-        f"whole-network random-order AUC relative to the intact accuracy is {rho}: {reading}. With the plain "
-        f"AUC, which starts at the intact accuracy and so rises with it by construction, ρ is {plain}."
+        f"whole-network random-order AUC relative to the intact accuracy above chance is {rho} "
+        f"(p = {row.p_value:.2g}): {reading}. With the plain AUC, which starts at the intact accuracy and so "
+        f"rises with it by construction, ρ is {plain}."
     )
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
     """The chapter's claims table (claim, measured, verdict), Markdown."""
     return claims[["claim", "measured", "verdict"]].to_markdown(index=False)
-
-
-def floors_text() -> str:
-    """C9 (a)'s floors, in words, for the chapter's text."""
-    return ", ".join(f"{SHORT[q]} {f}" for q, f in C9_FLOORS.items())

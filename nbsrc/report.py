@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import torch
 from matplotlib.figure import Figure
 
-from nbsrc.analysis import ChapterResults, spearman
+from nbsrc.analysis import ChapterResults, relative_auc, spearman
 from nbsrc.checks import check_choice, fail
 from nbsrc.claims import STRONG_KS, indicator_table
 from nbsrc.data import DATASETS, N_TEST, N_TRAIN
@@ -29,6 +30,50 @@ from nbsrc.vocabulary import COLORS, DIRECTIONS, NETWORK, QUANTITIES, SHORT, TIT
 def pm(mean: float, std: float, digits: int = 3, signed: bool = False) -> str:
     """ "mean ± std" (std 0 when not a number: a single seed)."""
     return f"{num(mean, digits, signed)} ± {num(0.0 if np.isnan(std) else std, digits)}"
+
+
+def seed_accuracies_markdown(
+    results: dict[str, ChapterResults], label: str, names: dict[str, str] | None = None, widths: bool = False
+) -> str:
+    """One row per network kind (``{kind: results}``, the kind in column ``label``, renamed by ``names``):
+    with ``widths`` its hidden widths, then the test accuracy of each seed and their mean ± std [%],
+    Markdown."""
+    rows = []
+    for kind, run in results.items():
+        acc = run.accuracies.set_index("seed").test_accuracy * 100
+        row = {label: (names or {}).get(kind, kind)}
+        if widths:
+            row["hidden widths"] = "-".join(map(str, run.configs[0].widths))
+        row |= {f"seed {seed} [%]": f"{a:.2f}" for seed, a in acc.items()}
+        row["mean ± std [%]"] = pm(acc.mean(), acc.std(), 2)
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def spread_by_markdown(
+    table: pd.DataFrame,
+    case: list[str],
+    by: str,
+    columns: list[str] | None = None,
+    names: dict[str, str] | None = None,
+    signed: bool = False,
+) -> str:
+    """``table``'s mean ± std (columns ``by``, mean, std) with one row per ``case`` (in table order) and one
+    column per value of ``by`` (``columns``' order, else the table's; renamed by ``names``); a ``quantity``
+    case is shown by its short name. Markdown."""
+    cells = table.assign(
+        cell=[pm(m, s, signed=signed) for m, s in zip(table["mean"], table["std"], strict=True)]
+    )
+    wide = cells.pivot_table(index=case, columns=by, values="cell", aggfunc="first")
+    order = columns if columns is not None else list(dict.fromkeys(table[by]))
+    wide = wide.reindex(columns=[c for c in order if c in wide.columns])
+    keys = zip(*(table[c] for c in case), strict=True) if len(case) > 1 else table[case[0]]
+    wide = wide.reindex(list(dict.fromkeys(keys)))
+    wide.columns.name = None
+    wide = wide.rename(columns=names or {}).reset_index()
+    if "quantity" in wide:
+        wide = wide.assign(quantity=wide.quantity.map(SHORT))
+    return wide.to_markdown(index=False)
 
 
 def accuracy_table(results: ChapterResults) -> str:
@@ -175,15 +220,13 @@ def save_claims(
 
 
 def network_label(config: Any) -> str:
-    """A network's kind in words, from its training config: activation and hidden widths, then each
+    """A network's kind in words, from its training config: :func:`nbsrc.infoplane.network_label`, then each
     regulariser it was trained with ("ReLU 512-256-128", "ReLU 512-256-128, dropout 0.2", "sigmoid 200-200,
     weight decay 0.0001"). Networks with equal labels on one dataset differ only in recipe details that
     the result name (the chapter) tells apart."""
-    from nbsrc.infoplane import ACTIVATION_NAMES
+    from nbsrc import infoplane
 
-    parts = [
-        f"{ACTIVATION_NAMES.get(config.activation, config.activation)} {'-'.join(map(str, config.widths))}"
-    ]
+    parts = [infoplane.network_label(config)]
     if config.dropout:
         parts.append(f"dropout {config.dropout:g}")
     if config.batch_norm:
@@ -195,22 +238,19 @@ def network_label(config: Any) -> str:
 
 def robustness_table(results: ChapterResults) -> pd.DataFrame:
     """Per network (seed) of a chapter: its kind (:func:`network_label`), its test accuracy, the mean AUC of
-    its whole-network random orders (zero ablation in the book's chapters) and that AUC relative to the
-    intact accuracy, the robustness of Morcos et al.'s comparison:
-
-    relative AUC = mean over the random orders of ∫₀¹ acc(f) / acc(0) df  (1: no loss at any share f ablated),
-
-    where acc(0), the curves' first point, is the test accuracy. Columns: seed, network, test_accuracy,
+    its whole-network random orders (zero ablation in the book's chapters) and the mean of those AUCs
+    relative to the intact accuracy above chance (:func:`nbsrc.analysis.relative_auc`: 1 no loss, 0 at
+    chance), the robustness of Morcos et al.'s comparison. Columns: seed, network, test_accuracy,
     random_network_auc, relative_network_auc."""
     rows = results.auc[(results.auc.scope == NETWORK) & (results.auc.direction == "random")]
     if rows.empty:
         fail("results", "without whole-network random orders", "needs the random orders of the network scope")
-    random_auc = rows.groupby("seed").auc.mean()
     labels = {config.seed: network_label(config) for config in results.configs}
     table = results.accuracies[["seed", "test_accuracy"]].copy()
     table.insert(1, "network", table.seed.map(labels))
-    table["random_network_auc"] = table.seed.map(random_auc)
-    table["relative_network_auc"] = table.random_network_auc / table.test_accuracy
+    table["random_network_auc"] = table.seed.map(rows.groupby("seed").auc.mean())
+    relative = relative_auc(rows, results.accuracies).groupby("seed").auc.mean()
+    table["relative_network_auc"] = table.seed.map(relative)
     return table
 
 
@@ -239,28 +279,45 @@ def robustness_points(names: list[str], results_dir: str | Path) -> pd.DataFrame
     return joined[["dataset", "chapter", "network", "seed", *columns]]
 
 
+#: Morcos et al.'s comparison: the level below which Spearman's ρ counts as a clear monotone relation.
+MORCOS_ALPHA = 0.05
+
+
 def morcos_table(points: pd.DataFrame, by: str = "dataset") -> pd.DataFrame:
     """Morcos et al.'s comparison: per ``by`` group of ``points`` (columns test_accuracy,
-    relative_network_auc, random_network_auc), the number of networks and Spearman's ρ between test accuracy
-    and the whole-network random-order AUC relative to the intact accuracy (``spearman_rho``; positive: the
-    networks that generalise better lose a smaller share of their accuracy under ablation), and with the
-    plain AUC (``spearman_rho_auc``, which starts at the intact accuracy and so rises with it by
-    construction); NaN when either number is constant. Columns: ``by``, networks, spearman_rho,
-    spearman_rho_auc."""
-    rows = [
-        {
-            by: key,
-            "networks": len(group),
-            "spearman_rho": spearman(group.test_accuracy.to_numpy(), group.relative_network_auc.to_numpy()),
-            "spearman_rho_auc": spearman(group.test_accuracy.to_numpy(), group.random_network_auc.to_numpy()),
-        }
-        for key, group in points.groupby(by, sort=False)
-    ]
-    return pd.DataFrame(rows, columns=[by, "networks", "spearman_rho", "spearman_rho_auc"])
+    relative_network_auc, random_network_auc), the number of networks, Spearman's ρ between test accuracy
+    and the whole-network random-order AUC relative to the intact accuracy above chance (``spearman_rho``;
+    positive: the networks that generalise better keep a larger share of their accuracy under ablation)
+    with its two-sided p-value (``p_value``; the networks of one chapter share a recipe, so it describes,
+    it does not test independence), and ρ with the plain AUC (``spearman_rho_auc``, which starts at the
+    intact accuracy and so rises with it by construction); NaN when either number is constant. Columns:
+    ``by``, networks, spearman_rho, p_value, spearman_rho_auc."""
+    rows = []
+    for key, group in points.groupby(by, sort=False):
+        accuracy, relative = group.test_accuracy.to_numpy(), group.relative_network_auc.to_numpy()
+        rho = spearman(accuracy, relative)
+        p = np.nan if np.isnan(rho) else float(scipy.stats.spearmanr(accuracy, relative).pvalue)
+        plain = spearman(accuracy, group.random_network_auc.to_numpy())
+        rows.append(
+            {by: key, "networks": len(group), "spearman_rho": rho, "p_value": p, "spearman_rho_auc": plain}
+        )
+    return pd.DataFrame(rows, columns=[by, "networks", "spearman_rho", "p_value", "spearman_rho_auc"])
+
+
+def morcos_reading(rho: float, p_value: float) -> str:
+    """Spearman's ρ (accuracy, relative AUC) read against Morcos et al.'s finding: "as Morcos et al." when
+    ρ > 0 at p < ``MORCOS_ALPHA``, "opposite to Morcos et al." when ρ < 0 at p < ``MORCOS_ALPHA``, else "no
+    clear relation" ("undefined" when ρ is NaN)."""
+    if np.isnan(rho):
+        return "undefined"
+    if p_value >= MORCOS_ALPHA:
+        return "no clear relation"
+    return "as Morcos et al." if rho > 0 else "opposite to Morcos et al."
 
 
 def morcos_markdown(points: pd.DataFrame) -> str:
-    """:func:`morcos_table` per dataset (plain dataset names), with the dataset's title, Markdown."""
+    """:func:`morcos_table` per dataset (plain dataset names), with the dataset's title and the reading of
+    ρ (:func:`morcos_reading`), Markdown."""
     table = morcos_table(points)
 
     def rho(values: pd.Series) -> pd.Series:
@@ -268,14 +325,18 @@ def morcos_markdown(points: pd.DataFrame) -> str:
 
     table = table.assign(
         dataset=table.dataset.map(lambda d: TITLES.get(d, d)),
+        reading=[morcos_reading(r, p) for r, p in zip(table.spearman_rho, table.p_value, strict=True)],
         spearman_rho=rho(table.spearman_rho),
+        p_value=table.p_value.map(lambda p: "–" if np.isnan(p) else f"{p:.2g}"),
         spearman_rho_auc=rho(table.spearman_rho_auc),
     )
     names = {
         "spearman_rho": "Spearman ρ (accuracy, relative AUC)",
+        "p_value": "p",
         "spearman_rho_auc": "Spearman ρ (accuracy, AUC)",
     }
-    return table.rename(columns=names).to_markdown(index=False)
+    columns = ["dataset", "networks", "spearman_rho", "p_value", "reading", "spearman_rho_auc"]
+    return table[columns].rename(columns=names).to_markdown(index=False)
 
 
 def save_result(table: pd.DataFrame, results_dir: str | Path, name: str, kind: str) -> Path:

@@ -11,7 +11,8 @@ from helpers import raises_with
 
 from nbsrc import narrative
 from nbsrc import regularisers as reg
-from nbsrc.analysis import ChapterResults
+from nbsrc.analysis import ChapterResults, relative_auc
+from nbsrc.analysis import auc as auc_of
 from nbsrc.chapters import (
     REGULARISER_CHAPTERS,
     REGULARISERS_PARAMETERS,
@@ -33,6 +34,7 @@ from nbsrc.claims import (
 from nbsrc.recipes import recipe_config
 from nbsrc.report import (
     chapter_family,
+    morcos_reading,
     morcos_table,
     network_label,
     regulariser_verdicts,
@@ -116,10 +118,51 @@ def test_c9_is_not_applicable_without_the_reference_or_a_regulariser(variants):
     assert result["verdict"] == "n/a"
 
 
+def test_c9_is_not_applicable_with_one_seed_of_a_variant():
+    quantities = quantities_table({"none": 0.2, "batch norm": 0.5})
+    robustness = robustness_stats({"none": 0.6, "batch norm": 0.9})
+    assert claim_c9(quantities, robustness)["verdict"] == "agrees"
+    one = robustness.assign(n_seeds=np.where(robustness.variant == "batch norm", 1, 3))
+    result = claim_c9(quantities, one)
+    assert result["verdict"] == "n/a" and "batch norm (1)" in result["reason"]
+
+
+def test_relative_auc_by_hand():
+    # a curve from 0.8 falling linearly to chance (0.1): AUC 0.45, relative (0.45 - 0.1) / (0.8 - 0.1) = 0.5
+    curve = np.linspace(0.8, 0.1, 11)
+    auc = pd.DataFrame({"seed": [0, 1], "scope": "network", "auc": [float(auc_of(curve)), 0.1]})
+    accuracies = pd.DataFrame({"seed": [1, 0], "test_accuracy": [0.5, 0.8]})
+    relative = relative_auc(auc, accuracies)
+    assert relative.auc.tolist() == pytest.approx([0.5, 0.0])  # seed 1 at chance throughout: 0
+    assert relative.seed.tolist() == [0, 1] and auc.auc[0] == pytest.approx(0.45)  # input unchanged
+
+
+def test_c9_robustness_ignores_an_accuracy_change_alone():
+    # the same curve shape above chance at two intact accuracies: the plain AUC differs, the relative does not
+    shape = np.linspace(1.0, 0.3, 11)
+
+    def results(accuracy: float, **fields) -> ChapterResults:
+        curve = 0.1 + (accuracy - 0.1) * shape
+        per_seed = (float(auc_of(curve)), float(auc_of(curve)))
+        made = fake_results(accuracy=(accuracy, accuracy), random_auc=(per_seed, per_seed), **fields)
+        made.measures = pd.DataFrame(
+            {"seed": [0, 1], "layer": 1, "neuron": 0, "quantity": "entropy", "value": 0.5}
+        )
+        return made
+
+    variants = {"none": results(0.9), "batch norm": results(0.7, batch_norm=True)}
+    _, robustness = reg.c9_tables(variants)
+    network = robustness[robustness.scope == "network"].set_index("variant")["mean"]
+    assert network["none"] == pytest.approx(network["batch norm"])
+    plain = variant_robustness({v: r.auc for v, r in variants.items()})
+    plain = plain[plain.scope == "network"].set_index("variant")["mean"]
+    assert plain["none"] - plain["batch norm"] > C9_FLOOR  # the plain AUC would count a change
+
+
 def test_c9_rule_is_stated_with_its_floors():
     assert "C9" in PAPER and "C9" in ELSEWHERE and list(RULES) == list(PAPER)
     rule = RULES["C9"]["rule"]
-    assert "twice the larger" in rule and f"{C9_FLOOR} AUC" in rule and "extension" in rule
+    assert "twice the larger" in rule and f"{C9_FLOOR} for the relative AUC" in rule and "extension" in rule
     assert "weight norm" in RULES["C9"]["choices"] and "weight_norm" not in C9_FLOORS
     assert "C9" in rules_table().claim.tolist()
 
@@ -241,7 +284,7 @@ def test_robustness_table_holds_accuracy_and_network_random_auc():
     columns = ["seed", "network", "test_accuracy", "random_network_auc", "relative_network_auc"]
     assert list(table.columns) == columns
     assert table.random_network_auc.tolist() == pytest.approx([0.6, 0.4])  # network scope, random only
-    assert table.relative_network_auc.tolist() == pytest.approx([0.6 / 0.9, 0.4 / 0.8])
+    assert table.relative_network_auc.tolist() == pytest.approx([0.5 / 0.8, 0.3 / 0.7])  # above chance 0.1
     assert table.network.tolist() == ["ReLU 512-256-128, dropout 0.2"] * 2
     assert network_label(recipe_config("paper_v1", "mnist")) == "sigmoid 200-200, weight decay 0.0001"
 
@@ -290,7 +333,24 @@ def test_morcos_table_is_spearman_per_dataset_on_the_relative_auc():
     assert morcos_table(flipped).set_index("dataset").loc["mnist", "spearman_rho"] == pytest.approx(-1.0)
     text = narrative.morcos_summary(points)
     assert "MNIST: ρ = +1.00 over 4 networks" in text and "CIFAR-10: undefined" in text
-    assert "positive on 1 of 2 datasets" in text and "relative to the intact accuracy" in text
+    assert "positive at p < 0.05 on 1 of 2 datasets" in text and "relative to the intact accuracy" in text
+    assert "(p = 0, as Morcos et al.)" in text
+    # a weak rank agreement (ρ = +0.1 over 5 networks) is not read as Morcos et al.'s finding
+    weak = pd.DataFrame(
+        {
+            "dataset": "mnist",
+            "test_accuracy": [0.1, 0.2, 0.3, 0.4, 0.5],
+            "relative_network_auc": [0.3, 0.1, 0.5, 0.4, 0.2],
+            "random_network_auc": [0.3, 0.1, 0.5, 0.4, 0.2],
+        }
+    )
+    row = morcos_table(weak).iloc[0]
+    assert row.spearman_rho == pytest.approx(0.1) and row.p_value > 0.05  # 1 - 6 * 18 / 120
+    assert morcos_reading(row.spearman_rho, row.p_value) == "no clear relation"
+    assert (
+        morcos_reading(-0.9, 0.01) == "opposite to Morcos et al." and morcos_reading(np.nan, 1) == "undefined"
+    )
+    assert "no clear relation" in narrative.morcos_summary(weak)
 
 
 def test_summary_and_intro_show_c9(tmp_path):
@@ -338,13 +398,13 @@ def test_chapter_tables_and_claims_on_constructed_results():
     assert "| weight decay 1e-3 |" in accuracy and "86.00 ± 7.07" in accuracy
     robust = variant_robustness({v: r.auc for v, r in results.items()})
     markdown = reg.robustness_markdown(robust)
-    assert "| network |" in markdown.replace("  ", " ") or "network" in markdown.splitlines()[2]
+    assert markdown.splitlines()[2].split("|")[1].strip() == "network"  # the first row: the whole network
     assert "nan" not in markdown and "0.500 ± 0.141" in markdown
     points = reg.morcos_points(results)
     columns = ["variant", "seed", "test_accuracy", "random_network_auc", "relative_network_auc"]
     assert list(points.columns) == columns
     sentence = reg.morcos_sentence(points, "mnist")
-    assert "relative to the intact accuracy is +0.60" in sentence and "With the plain AUC" in sentence
+    assert "above chance is +0.60 (p = " in sentence and "no clear monotone relation" in sentence
 
 
 # ------------------------------------------------------------------------------------------- figures
