@@ -245,7 +245,8 @@ def test_regulariser_chapters_show_c9_and_the_morcos_comparison(smoke_book, name
     content = article(page(smoke_book, name))
     results = smoke_book / "book" / "results"
     claims = pd.read_csv(results / f"{name}-claims.csv", keep_default_na=False)
-    assert list(claims.claim) == ["C9"] and set(claims.verdict) <= set(VERDICTS)
+    # two smoke seeds per variant: C9 reaches a verdict (n/a only without a seed spread)
+    assert list(claims.claim) == ["C9"] and set(claims.verdict) <= set(VERDICTS) - {"n/a"}
     tables = [t for t in html_tables(content) if t and t[0][:2] == ["claim", "measured"]]
     assert len(tables) == 1 and [row[-1] for row in tables[0][1:]] == list(claims.verdict)
     robustness = [t for t in html_tables(content) if t and t[0] == ["scope", *VARIANTS]]
@@ -255,7 +256,7 @@ def test_regulariser_chapters_show_c9_and_the_morcos_comparison(smoke_book, name
     assert len(means) == 1 and len(means[0]) == 1 + 2 * 4  # two smoke layers, four quantities
     assert len(content.find_all("img")) == 4  # distributions, weight norms, random curves, Morcos
     saved = pd.read_csv(results / f"{name}-robustness.csv")
-    assert list(saved.variant) == list(VARIANTS)  # one smoke seed per variant
+    assert list(saved.variant) == [v for v in VARIANTS for _ in (0, 1)]  # two smoke seeds per variant
     text = " ".join(content.get_text(" ").replace("’", "'").split())
     assert "not a claim of the paper" in text and "Spearman's ρ" in text
 

@@ -255,7 +255,7 @@ def test_book_runs_the_regulariser_chapters_before_the_summary():
     smoke = {c.name: c for c in book_chapters(smoke=True)}["regularisers_mnist"]
     assert set(smoke.parameters) == set(REGULARISERS_PARAMETERS)
     configs, _ = regularisers_setup(**smoke.parameters)
-    assert configs["batch norm"][0].widths == (32, 16) and smoke.parameters["seeds"] == [0]
+    assert configs["batch norm"][0].widths == (32, 16) and smoke.parameters["seeds"] == [0, 1]
     only = [c.name for c in book_chapters(datasets=["fashion_mnist"])]
     assert not any(n.startswith("regularisers_") for n in only)
 
