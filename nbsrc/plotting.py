@@ -1077,7 +1077,7 @@ def plot_pruning_cost(
 
 # -------------------------------------------------------------------------------- variants of a network
 
-X_RELATIVE_AUC = "random-order AUC / intact accuracy,\nwhole network [1]"
+X_RELATIVE_AUC = "relative random-order AUC,\nwhole network [1]"
 
 
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
@@ -1156,10 +1156,10 @@ def plot_random_curves(curves: dict[str, pd.DataFrame], scopes: Sequence[str] | 
 
 def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None = None) -> Figure:
     """Morcos et al.'s comparison: one point per network, its test accuracy against the mean AUC of its
-    whole-network random orders relative to its intact accuracy, coloured by ``hue`` (a column: the
-    regulariser, the chapter), one panel per value of ``panel`` (a column: the dataset; one panel without),
-    each titled with Spearman's ρ between the two numbers and the number of networks. Points carry ``gid``
-    ``"{panel}/{hue}"``."""
+    whole-network random orders relative to its intact accuracy above chance (``relative_network_auc``),
+    coloured by ``hue`` (a column: the regulariser, the chapter), one panel per value of ``panel`` (a column:
+    the dataset; one panel without), each titled with Spearman's ρ between the two numbers and the number
+    of networks. Points carry ``gid`` ``"{panel}/{hue}"``."""
     _require(points, "points", ["test_accuracy", "relative_network_auc", hue, *([panel] if panel else [])])
     if points.empty:
         fail("points", "empty table", "needs at least one network")
