@@ -336,7 +336,8 @@ def morcos_markdown(points: pd.DataFrame) -> str:
         "spearman_rho_auc": "Spearman ρ (accuracy, AUC)",
     }
     columns = ["dataset", "networks", "spearman_rho", "p_value", "reading", "spearman_rho_auc"]
-    return table[columns].rename(columns=names).to_markdown(index=False)
+    # the cells as written (signed ρ, p in two digits), not re-parsed as numbers
+    return table[columns].rename(columns=names).to_markdown(index=False, disable_numparse=True)
 
 
 def save_result(table: pd.DataFrame, results_dir: str | Path, name: str, kind: str) -> Path:
