@@ -282,7 +282,10 @@ def test_summary_shows_c9_and_accuracy_against_robustness_for_every_network(smok
     tables = [t for t in html_tables(content) if t and t[0][:2] == ["dataset", "networks"]]
     assert len(tables) == 1
     assert [int(row[1]) for row in tables[0][1:]] == list(expected.networks)
-    assert tables[0][0][2:] == ["Spearman ρ (accuracy, relative AUC)", "Spearman ρ (accuracy, AUC)"]
+    rho, plain = "Spearman ρ (accuracy, relative AUC)", "Spearman ρ (accuracy, AUC)"
+    assert tables[0][0][2:] == [rho, "p", "reading", plain]
+    signed = [row[2] for row in tables[0][1:]] + [row[5] for row in tables[0][1:]]
+    assert all(re.fullmatch(r"[+-]\d\.\d\d|–", cell) for cell in signed), signed
     text = " ".join(content.get_text(" ").split())
     assert "C9" in text and "Morcos et al.'s finding" in text.replace("’", "'")
 
