@@ -52,6 +52,7 @@ check-html: chromium
 bench: data
 	$(PY) benchmarks/bench_ablation.py
 	$(PY) benchmarks/bench_chapter.py
+	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_data.py
 
 clean:

@@ -147,6 +147,15 @@ def dataset_setup(**parameters: Any) -> tuple[list[TrainConfig], AnalysisSetting
     return configs, settings
 
 
+def check_choices(plural: str, values: Any, allowed: Sequence[Any]) -> None:
+    """Raise ValueError naming ``plural`` unless ``values`` is a non-empty list without repeats, each value
+    one of ``allowed``."""
+    if not isinstance(values, list | tuple) or not values or len(set(values)) != len(values):
+        check_choice(plural, values, [f"a non-empty list without repeats from {list(allowed)}"])
+    for value in values:
+        check_choice(plural, value, allowed)
+
+
 def setup_each(
     plural: str, values: Any, singular: str, example: str, **parameters: Any
 ) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings]:
@@ -403,10 +412,9 @@ def activations_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], 
         check_choice("parameter", name, ACTIVATIONS_PARAMETERS)
     p = {**ACTIVATIONS_PARAMETERS, **parameters}
     activations, ordered = p.pop("activations"), p.pop("ordered")
-    p.pop("results_dir"), p.pop("results_name")
-    if isinstance(activations, list | tuple):
-        for name in activations:
-            check_choice("activations", name, ACTIVATIONS)
+    p.pop("results_dir")
+    p.pop("results_name")
+    check_choices("activations", activations, ACTIVATIONS)
     widths = p["widths"]
     if not isinstance(widths, list | tuple) or not widths or len(set(widths)) != 1:
         check_choice("widths", widths, ["a non-empty list of equal widths, e.g. [128, 128, 128]"])
@@ -454,16 +462,16 @@ REGULARISERS_PARAMETERS: dict[str, Any] = {
 def regularisers_setup(**parameters: Any) -> tuple[dict[str, list[TrainConfig]], AnalysisSettings]:
     """Validate a regulariser chapter's parameters; return the training configs per variant (the book's
     recipe with the variant's fields, one per seed; "none" exactly the dataset chapter's) and the settings
-    (the dataset chapter's: every quantity, ordered curves and random orders, zero ablation)."""
+    (the dataset chapter's: every quantity, ordered curves and random orders, zero ablation; the chapter
+    analyses each variant with ``nbsrc.regularisers.variant_settings``, which keeps them for "none" and
+    drops the ordered curves of every other variant: random orders only)."""
     for name in parameters:
         check_choice("parameter", name, REGULARISERS_PARAMETERS)
     p = {**REGULARISERS_PARAMETERS, **parameters}
     variants = p.pop("variants")
-    p.pop("results_dir"), p.pop("results_name")
-    if not isinstance(variants, list | tuple) or not variants or len(set(variants)) != len(variants):
-        check_choice("variants", variants, [f"a non-empty list without repeats from {list(VARIANTS)}"])
-    for variant in variants:
-        check_choice("variants", variant, VARIANTS)
+    p.pop("results_dir")
+    p.pop("results_name")
+    check_choices("variants", variants, VARIANTS)
     configs, settings = {}, None
     for variant in variants:
         configs[variant], settings = dataset_setup(**p, **VARIANTS[variant])

@@ -18,6 +18,8 @@ from nbsrc.checks import check_choice, check_int, fail
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 _ACTIVATION_FN = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 _ACTIVATION_FN_INPLACE = {"relu": torch.relu_, "sigmoid": torch.sigmoid_, "tanh": torch.tanh_}
+#: The Lipschitz constant of each activation: sup |act'| (1 for ReLU and tanh, 1/4 for the sigmoid).
+ACTIVATION_LIPSCHITZ = {"relu": 1.0, "sigmoid": 0.25, "tanh": 1.0}
 
 
 def activation_fn(name: str, inplace: bool = False):

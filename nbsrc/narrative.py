@@ -29,10 +29,6 @@ from nbsrc.vocabulary import (
     random_band,
 )
 
-#: The paper's claims that the book does not test yet (METHOD.md section 5), by name (none since the
-#: regulariser chapters judge C9).
-NOT_TESTED: dict[str, str] = {}
-
 
 def _names(quantities: list[str]) -> str:
     names = [SHORT[q] for q in quantities]
@@ -343,14 +339,6 @@ def claim_discussion(claims: pd.DataFrame) -> str:
     return "\n\n".join(paragraphs)
 
 
-def not_tested() -> str:
-    """The paper's claims the book does not test yet, by name, as a Markdown list (one line saying so when
-    every claim is tested)."""
-    if not NOT_TESTED:
-        return "- none: every claim of the method (C1-C10) is tested or, for C10, described in some chapter."
-    return "\n".join(f"- **{c}**: {text}." for c, text in NOT_TESTED.items())
-
-
 def dataset_contrast(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
     """Where the verdicts differ between datasets, and how the datasets' networks differ (accuracy)."""
     verdicts = claims.pivot(index="claim", columns="dataset", values="verdict")
@@ -403,8 +391,6 @@ def write_intro_summary(
         + "\n\n"
         + verdict_matrix(claims).to_markdown()
         + activations
-        + "\n\nNot tested yet:\n\n"
-        + not_tested()
         + "\n"
     )
     return path

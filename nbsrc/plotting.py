@@ -27,6 +27,7 @@ Input formats
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -1080,6 +1081,10 @@ def plot_pruning_cost(
 X_RELATIVE_AUC = "relative random-order AUC,\nwhole network [1]"
 
 
+#: Scatter markers of the variants (regulariser, chapter), in the order of their colours.
+VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
     """One colour per variant (regulariser, chapter), in the given order (seaborn's colorblind palette)."""
     return dict(zip(labels, sns.color_palette("colorblind", len(labels)), strict=True))
@@ -1168,18 +1173,21 @@ def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None =
     fig, gs = _figure(nrows, ncols, 2.8 if ncols > 1 else 3.2, extra=0.6)
     axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(groups))])
     colors = _variant_palette(list(pd.unique(points[hue])))
+    # a marker per variant as well: some of the palette's colours (orange, vermillion) look alike when small
+    markers = dict(zip(colors, itertools.cycle(VARIANT_MARKERS)))
     for ax, (name, group) in zip(axes, groups, strict=True):
         for label, sub in group.groupby(hue, sort=False):
             ax.scatter(
-                sub["relative_network_auc"], 100 * sub["test_accuracy"], s=22, color=colors[label],
-                edgecolor="white", linewidth=0.5, gid=f"{name}/{label}",
+                sub["relative_network_auc"], 100 * sub["test_accuracy"], s=24, color=colors[label],
+                marker=markers[label], edgecolor="white", linewidth=0.5, gid=f"{name}/{label}",
             )  # fmt: skip
         rho = spearman(group["test_accuracy"].to_numpy(), group["relative_network_auc"].to_numpy())
         text = "ρ undefined" if np.isnan(rho) else f"ρ = {num(rho, 2, signed=True)}"
         text = f"{text}, {len(group)} networks"
         ax.set(title=f"{name}\n{text}" if name else text, xlabel=X_RELATIVE_AUC, ylabel=Y_ACCURACY)
     handles = [
-        Line2D([], [], ls="none", marker="o", ms=5, color=c, label=str(label)) for label, c in colors.items()
+        Line2D([], [], ls="none", marker=markers[label], ms=5, color=c, label=str(label))
+        for label, c in colors.items()
     ]
     _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 3))
     return fig

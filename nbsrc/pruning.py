@@ -37,7 +37,7 @@ from nbsrc.data import Split, Splits
 from nbsrc.infoplane import network_label
 from nbsrc.models import MLP, resolve_device
 from nbsrc.storage import cache_root, load_or_discard, write_atomic
-from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, train_or_load
+from nbsrc.train import TrainConfig, TrainedNetwork, accuracy, adam, train_or_load
 from nbsrc.vocabulary import INDICATOR_QUANTITIES
 
 #: The criteria: the paper's quantities and CSI, the outgoing weight norm (classic pruning), random.
@@ -114,7 +114,7 @@ def fine_tune(model: MLP, splits: Splits, config: TrainConfig, steps: int = FINE
     x, y = splits.train.x, splits.train.y
     if config.train_limit is not None:
         x, y = x[: config.train_limit], y[: config.train_limit]
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimiser = adam(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     loss_fn = nn.CrossEntropyLoss()
     model.train()

@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from nbsrc import ablation
 from nbsrc.ablation import (
+    _certification_pays,
+    _fast_blocks,
+    _problem,
     ablation_values,
+    certified_radius,
     cumulative_curve,
     cumulative_logits,
+    margin_lipschitz,
     neuron_orders,
     scope_neurons,
     single_neuron_accuracy,
@@ -20,6 +26,13 @@ from nbsrc.models import MLP
 from nbsrc.train import TrainConfig, train
 
 SCOPES = [0, 1, 2, "network"]
+
+
+@pytest.fixture(autouse=True)
+def certify_every_layer_curve(monkeypatch):
+    """Certification on every layer curve with a layer above it, ReLU included (the engine skips it where
+    the products above are few), so that every curve test below covers it."""
+    monkeypatch.setattr(ablation, "CERTIFY_MIN_PRODUCTS_RELU", 0)
 
 
 def opts(scope, mode, means, engine, dtype) -> dict:
@@ -254,6 +267,101 @@ def test_precomputed_intact_outputs_give_the_same_logits():
         all_logits(
             model, x, order, "network", "zero", None, "fast", torch.float64, intact=[t[:59] for t in intact]
         )
+
+
+def upper_logits(model: MLP, z: torch.Tensor, layer: int) -> torch.Tensor:
+    """Logits from the pre-activations z of hidden layer ``layer`` through the layers above (float64)."""
+    aff = model.affine_layers(torch.float64)
+    act = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[model.activation]
+    for w, b in zip(aff.weights[layer + 1 :], aff.biases[layer + 1 :], strict=True):
+        z = act(z) @ w.T + b
+    return z
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("layer", [0, 1])
+def test_margin_lipschitz_bounds_every_observed_margin_change(activation, layer):
+    """Brute force: |Δ(logit_a - logit_b)| / ||Δz|| over random pairs of points never exceeds L[a, b]."""
+    model = random_network(activation, batch_norm=True, widths=(13, 11, 7)).double()
+    gen = torch.Generator().manual_seed(5)
+    z = 3 * torch.randn(4000, model.widths[layer], generator=gen, dtype=torch.float64)
+    dz = torch.randn(z.shape, generator=gen, dtype=torch.float64) * torch.rand(len(z), 1, generator=gen)
+    change = upper_logits(model, z + dz, layer) - upper_logits(model, z, layer)  # [N, C]
+    pair_change = (change[:, :, None] - change[:, None, :]).abs() / dz.norm(dim=1)[:, None, None]
+    bound = margin_lipschitz(model.affine_layers(torch.float64), layer)
+    observed = pair_change.amax(0)
+    assert (observed <= bound).all()
+    assert (observed > 0.05 * bound).any()  # the bound is not vacuous
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_certified_radius_keeps_the_argmax(activation):
+    """Moves of z up to the radius, at random and along each margin's gradient, never change the argmax;
+    the radius is positive on most rows and negative (never certified) where two logits tie."""
+    model = random_network(activation, batch_norm=False).double()
+    gen = torch.Generator().manual_seed(9)
+    z = 2 * torch.randn(500, model.widths[0], generator=gen, dtype=torch.float64)
+    logits = upper_logits(model, z, 0)
+    radius = certified_radius(logits, margin_lipschitz(model.affine_layers(torch.float64), 1))
+    assert (radius > 0).float().mean() > 0.5
+    ok = radius > 0
+    predicted = logits.argmax(1)
+    directions = [torch.randn(z.shape, generator=gen, dtype=torch.float64) for _ in range(20)]
+    zg = z.clone().requires_grad_(True)
+    out = upper_logits(model, zg, 0)
+    for b in range(out.shape[1]):  # towards class b: the gradient of logit_b - logit_a
+        (grad,) = torch.autograd.grad(
+            (out[:, b] - out.gather(1, predicted[:, None])[:, 0]).sum(), zg, retain_graph=True
+        )
+        directions.append(grad + 1e-12)
+    for direction in directions:
+        step = direction / direction.norm(dim=1, keepdim=True) * radius.clamp(min=0)[:, None] * 0.999
+        moved = upper_logits(model, z + step, 0).argmax(1)
+        assert torch.equal(moved[ok], predicted[ok])
+    tied = torch.tensor([[1.0, 1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    assert certified_radius(tied, margin_lipschitz(model.affine_layers(torch.float64), 1)) < 0
+
+
+def test_certification_where_the_products_above_pay_for_it():
+    def affine(widths, activation):
+        return MLP(784, widths, 10, activation=activation).affine_layers(torch.float32)
+
+    ablation.CERTIFY_MIN_PRODUCTS_RELU = 4096  # the engine's value (the fixture restores it afterwards)
+    relu = affine((512, 256, 128), "relu")
+    assert [_certification_pays(relu, layer) for layer in range(3)] == [True, False, False]
+    sigmoid = affine((200, 200), "sigmoid")
+    assert [_certification_pays(sigmoid, layer) for layer in range(2)] == [True, False]
+
+
+def evaluated_rows(model, x, order, scope, mode, means, certify: bool) -> int:
+    """How many (sample, step) rows the fast engine sends through the layers above the ablated one."""
+    problem = _problem(model, x, order, scope, mode, means, torch.float32, None)
+    total = 0
+    with torch.no_grad():
+        for _, steps in _fast_blocks(problem, 16384, 32, None, certify=certify):
+            next(steps)
+            total += sum(len(rows) for rows, _ in steps)
+    return total
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_certification_skips_most_rows_of_a_layer_curve_and_keeps_it(trained_mnist, mode):
+    """A layer's curve of a trained network evaluates fewer rows with certification than without,
+    and is the reference engine's curve; the whole-network scope is never certified."""
+    model, splits = trained_mnist
+    x, y = splits.test.x[:2000], splits.test.y[:2000]
+    means = layer_means(model, splits.val.x) if mode == "mean" else None
+    order = neuron_orders(None, "random", n_random=1, seed=4, n=model.widths[0])[0]
+    plain = evaluated_rows(model, x, order, 0, mode, means, certify=False)
+    certified = evaluated_rows(model, x, order, 0, mode, means, certify=True)
+    assert certified < 0.85 * plain
+    network_order = neuron_orders(None, "random", n_random=1, seed=4, n=sum(model.widths))[0]
+    assert evaluated_rows(model, x, network_order, "network", mode, means, certify=True) == evaluated_rows(
+        model, x, network_order, "network", mode, means, certify=False
+    )
+    reference = cumulative_curve(model, x, y, order, **opts(0, mode, means, "reference", torch.float64))
+    fast = cumulative_curve(model, x, y, order, **opts(0, mode, means, "fast", torch.float64))
+    np.testing.assert_array_equal(fast, reference)
 
 
 NO_CUDA = "no CUDA device here: the GPU path is checked where one is (README, 'GPU')"

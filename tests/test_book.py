@@ -339,7 +339,7 @@ def test_summary_joins_the_dataset_results_and_feeds_the_intro(smoke_book):
         got = {(row[0], titles[col]): row[i] for row in rows for i, col in enumerate(header) if col in titles}
         assert got == expected, name
     intro = article(page(smoke_book, "intro")).get_text(" ")
-    assert "C5" in intro and "C9" in intro  # the claims not tested yet are listed
+    assert "C5" in intro and "C9" in intro  # the activation and regulariser verdicts are listed
 
 
 def test_summary_shows_each_verdict_under_the_three_recipes(smoke_book):

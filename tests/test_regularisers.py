@@ -399,7 +399,7 @@ def test_chapter_tables_and_claims_on_constructed_results():
     robust = variant_robustness({v: r.auc for v, r in results.items()})
     markdown = reg.robustness_markdown(robust)
     assert markdown.splitlines()[2].split("|")[1].strip() == "network"  # the first row: the whole network
-    assert "nan" not in markdown and "0.500 ± 0.141" in markdown
+    assert "nan" not in markdown and "0.500\u00a0±\u00a00.141" in markdown  # no-break spaces: one line
     points = reg.morcos_points(results)
     columns = ["variant", "seed", "test_accuracy", "random_network_auc", "relative_network_auc"]
     assert list(points.columns) == columns
@@ -442,6 +442,8 @@ def test_figures_of_the_variants():
     fig = plotting.plot_accuracy_robustness(points, hue="chapter", panel="dataset")
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["MNIST\nρ = +1.00, 3 networks", "CIFAR-10\nρ = -0.50, 3 networks"]
+    markers = {h.get_label(): h.get_marker() for h in fig.legends[0].legend_handles}
+    assert markers == {"book": "o", "regularisers": "s"}  # a marker per chapter, not the colour alone
     with raises_with("scope"):
         plotting.plot_random_curves({"none": curves}, ["layer 3"])
 
