@@ -32,7 +32,7 @@ from nbsrc.report import (
     spread_by_markdown,
 )
 from nbsrc.train import TrainConfig
-from nbsrc.vocabulary import TITLES, num
+from nbsrc.vocabulary import SHORT, TITLES, num, ordered_scopes
 
 #: The variants of the book's networks, by their reader's names: the training config's fields each sets
 #: (none: the book's recipe as it is). The strengths are the book's choice.
@@ -123,15 +123,17 @@ def accuracy_table(results: Results) -> str:
 
 
 def quantities_table(quantities: pd.DataFrame) -> str:
-    """C9 (a): per hidden layer and quantity (rows), the layer's mean value per variant (columns), mean ±
-    std over seeds, Markdown."""
-    return spread_by_markdown(quantities, ["scope", "quantity"], "variant")
+    """C9 (a): per hidden layer and variant (rows, layer by layer), the layer's mean value of each quantity
+    (columns, short names), mean ± std over seeds, Markdown (four value columns fit the page's column)."""
+    order = {s: i for i, s in enumerate(ordered_scopes(quantities.scope.unique()))}
+    by_layer = quantities.sort_values("scope", key=lambda c: c.map(order), kind="stable")
+    return spread_by_markdown(by_layer, ["scope", "variant"], "quantity", names=SHORT)
 
 
 def robustness_markdown(robustness_table: pd.DataFrame) -> str:
-    """C9 (b): per scope (rows), the random orders' mean AUC per variant (columns), mean ± std over seeds,
-    Markdown."""
-    return spread_by_markdown(robustness_table, ["scope"], "variant")
+    """C9 (b): per variant (rows), the random orders' mean AUC per scope (columns: the whole network, then
+    each layer), mean ± std over seeds, Markdown."""
+    return spread_by_markdown(robustness_table, ["variant"], "scope")
 
 
 def measures(results: Results) -> dict[str, pd.DataFrame]:

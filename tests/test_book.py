@@ -249,11 +249,16 @@ def test_regulariser_chapters_show_c9_and_the_morcos_comparison(smoke_book, name
     assert list(claims.claim) == ["C9"] and set(claims.verdict) <= set(VERDICTS) - {"n/a"}
     tables = [t for t in html_tables(content) if t and t[0][:2] == ["claim", "measured"]]
     assert len(tables) == 1 and [row[-1] for row in tables[0][1:]] == list(claims.verdict)
-    robustness = [t for t in html_tables(content) if t and t[0] == ["scope", *VARIANTS]]
-    assert len(robustness) == 1 and len(robustness[0]) == 1 + 1 + 2  # the network and the two smoke layers
+    # a row per variant; columns: the network and the two smoke layers
+    robustness = [
+        t for t in html_tables(content) if t and t[0] == ["variant", "network", "layer 1", "layer 2"]
+    ]
+    assert len(robustness) == 1 and [row[0] for row in robustness[0][1:]] == list(VARIANTS)
     assert not any("nan" in cell for row in robustness[0] for cell in row)
-    means = [t for t in html_tables(content) if t and t[0] == ["scope", "quantity", *VARIANTS]]
-    assert len(means) == 1 and len(means[0]) == 1 + 2 * 4  # two smoke layers, four quantities
+    means = [
+        t for t in html_tables(content) if t and t[0] == ["scope", "variant", "H", "MI", "KL sel.", "CSI"]
+    ]
+    assert len(means) == 1 and len(means[0]) == 1 + 2 * len(VARIANTS)  # two smoke layers x the variants
     assert len(content.find_all("img")) == 4  # distributions, weight norms, random curves, Morcos
     saved = pd.read_csv(results / f"{name}-robustness.csv")
     assert list(saved.variant) == [v for v in VARIANTS for _ in (0, 1)]  # two smoke seeds per variant

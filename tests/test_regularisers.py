@@ -386,7 +386,7 @@ def test_summary_and_intro_show_c9(tmp_path):
     )
     text = narrative.write_intro_summary(base, indicators, tmp_path, None, claims).read_text()
     assert "regulariser chapters" in text and "| C9 " in text
-    assert "- **C9**" not in text and "none: every claim" in text
+    assert "- **C9**" not in text and "Not tested" not in text
 
 
 def test_chapter_tables_and_claims_on_constructed_results():
@@ -398,7 +398,21 @@ def test_chapter_tables_and_claims_on_constructed_results():
     assert "| weight decay 1e-3 |" in accuracy and "86.00 ± 7.07" in accuracy
     robust = variant_robustness({v: r.auc for v, r in results.items()})
     markdown = reg.robustness_markdown(robust)
-    assert markdown.splitlines()[2].split("|")[1].strip() == "network"  # the first row: the whole network
+    header = [c.strip() for c in markdown.splitlines()[0].split("|")[1:-1]]
+    assert header[:2] == ["variant", "network"]  # a row per variant, the whole network's column first
+    assert [line.split("|")[1].strip() for line in markdown.splitlines()[2:]] == list(results)
+    layer1 = quantities_table({"none": 0.2, "batch norm": 0.5})
+    pieces = [
+        layer1[layer1.variant == v].assign(scope=s)
+        for v in ("none", "batch norm")
+        for s in ("layer 1", "layer 2")
+    ]
+    quantities = reg.quantities_table(pd.concat(pieces, ignore_index=True))  # variant-major, as C9 (a) is
+    header = [c.strip() for c in quantities.splitlines()[0].split("|")[1:-1]]
+    assert header == ["scope", "variant", "H", "MI", "KL sel.", "CSI"]
+    rows = [[c.strip() for c in line.split("|")[1:4]] for line in quantities.splitlines()[2:]]
+    assert [r[:2] for r in rows] == [[f"layer {n}", v] for n in (1, 2) for v in ("none", "batch norm")]
+    assert rows[1][2] == "0.300\u00a0±\u00a00.000" and "0.500" in quantities.splitlines()[3]
     assert "nan" not in markdown and "0.500\u00a0±\u00a00.141" in markdown  # no-break spaces: one line
     points = reg.morcos_points(results)
     columns = ["variant", "seed", "test_accuracy", "random_network_auc", "relative_network_auc"]
