@@ -364,6 +364,36 @@ def test_certification_skips_most_rows_of_a_layer_curve_and_keeps_it(trained_mni
     np.testing.assert_array_equal(fast, reference)
 
 
+def step_predictions(model, x, order, mode, means, certify: bool) -> torch.Tensor:
+    """Every sample's predicted class after each step k = 0..n of a first-layer curve, [n+1, N], in float32,
+    from the rows the fast engine yields (the others keep their class)."""
+    problem = _problem(model, x, order, 0, mode, means, torch.float32, None)
+    with torch.no_grad():
+        ((_, steps),) = list(_fast_blocks(problem, 16384, 4, None, certify=certify))
+        _, logits = next(steps)
+        predicted = logits.argmax(1)
+        history = [predicted.clone()]
+        for rows, changed in steps:
+            predicted.index_copy_(0, rows, changed.argmax(1))
+            history.append(predicted.clone())
+    return torch.stack(history)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_every_skipped_sample_keeps_its_float32_prediction_at_every_step(trained_mnist, mode, monkeypatch):
+    """Float32, per step and sample: certification yields the classes of the engine that evaluates every
+    changed sample; a radius three times too large breaks that (twice is within the bound's slack here)."""
+    model, splits = trained_mnist
+    x = splits.test.x[:2000]
+    means = layer_means(model, splits.val.x) if mode == "mean" else None
+    order = neuron_orders(None, "random", n_random=1, seed=6, n=model.widths[0])[0]
+    plain = step_predictions(model, x, order, mode, means, certify=False)
+    assert torch.equal(step_predictions(model, x, order, mode, means, certify=True), plain)
+    radius = ablation.certified_radius
+    monkeypatch.setattr(ablation, "certified_radius", lambda logits, lip: 3 * radius(logits, lip))
+    assert not torch.equal(step_predictions(model, x, order, mode, means, certify=True), plain)
+
+
 NO_CUDA = "no CUDA device here: the GPU path is checked where one is (README, 'GPU')"
 
 
