@@ -22,7 +22,7 @@ from nbsrc.ablation import (
     subset_ablation_accuracy,
 )
 from nbsrc.data import load_splits
-from nbsrc.models import MLP
+from nbsrc.models import MLP, activation_fn
 from nbsrc.train import TrainConfig, train
 
 SCOPES = [0, 1, 2, "network"]
@@ -272,7 +272,7 @@ def test_precomputed_intact_outputs_give_the_same_logits():
 def upper_logits(model: MLP, z: torch.Tensor, layer: int) -> torch.Tensor:
     """Logits from the pre-activations z of hidden layer ``layer`` through the layers above (float64)."""
     aff = model.affine_layers(torch.float64)
-    act = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[model.activation]
+    act = activation_fn(model.activation)
     for w, b in zip(aff.weights[layer + 1 :], aff.biases[layer + 1 :], strict=True):
         z = act(z) @ w.T + b
     return z
