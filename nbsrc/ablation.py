@@ -129,7 +129,7 @@ def margin_lipschitz(aff: AffineLayers, layer: int) -> Tensor:
     act(z_layer)) ...), so |Δ(logit_a - logit_b)| <= c^(L - layer) prod_m ||W_m||_2 ||W_L^T (e_a - e_b)||_2
     ||Δz_layer||_2, with c the activation's Lipschitz constant, the spectral norms over the hidden
     weights above ``layer`` and the last factor from the output weights (0-based hidden layers, L of
-    them; ``layer`` indexes pre-activations, ``layer = L`` the logits themselves). Spectral norms are
+    them; ``layer`` indexes pre-activations, 0 <= ``layer`` <= L - 1). Spectral norms are
     computed in float64 and rounded up by a factor 1 + 1e-6.
     """
     n_hidden = len(aff.weights) - 1

@@ -1081,8 +1081,11 @@ def plot_pruning_cost(
 X_RELATIVE_AUC = "relative random-order AUC,\nwhole network [1]"
 
 
-#: Scatter markers of the variants (regulariser, chapter), in the order of their colours.
+#: Scatter markers and line styles of the variants (regulariser, chapter), in the order of their colours:
+#: some of the palette's colours (orange, vermillion) look alike when small or thin, so each variant has
+#: a second cue.
 VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+VARIANT_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 1, 1, 1)))
 
 
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:
@@ -1131,9 +1134,9 @@ def plot_variant_distributions(
 
 def plot_random_curves(curves: dict[str, pd.DataFrame], scopes: Sequence[str] | None = None) -> Figure:
     """Robustness to ablation per variant of a network (``{label: curves}``): one panel per scope (the whole
-    network, then each hidden layer), one line per variant, the mean over seeds and random orders of the
-    test accuracy against the share of the scope's neurons ablated in random order (zero ablation in the
-    book). Lines carry ``gid`` ``"{label}/{scope}"``."""
+    network, then each hidden layer), one line per variant (its colour and line style), the mean over seeds
+    and random orders of the test accuracy against the share of the scope's neurons ablated in random order
+    (zero ablation in the book). Lines carry ``gid`` ``"{label}/{scope}"``."""
     if not curves:
         fail("curves", "no variant", "needs at least one variant's curves")
     for label, table in curves.items():
@@ -1144,6 +1147,7 @@ def plot_random_curves(curves: dict[str, pd.DataFrame], scopes: Sequence[str] | 
     fig, gs = _figure(nrows, ncols, 2.4, extra=0.5)
     axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(scopes))], sharex=True, sharey=True)
     colors = _variant_palette(list(curves))
+    styles = dict(zip(colors, itertools.cycle(VARIANT_LINESTYLES)))
     for ax, scope in zip(axes, scopes, strict=True):
         for label, table in curves.items():
             sub = table[(table["scope"] == scope) & (table["direction"] == "random")]
@@ -1151,10 +1155,11 @@ def plot_random_curves(curves: dict[str, pd.DataFrame], scopes: Sequence[str] | 
                 fail("scope", scope, f"has no random orders for {label}")
             mean = sub.groupby("fraction")["accuracy"].mean()
             ax.plot(
-                100 * mean.index, 100 * mean.to_numpy(), color=colors[label], lw=1.4, gid=f"{label}/{scope}"
-            )
+                100 * mean.index, 100 * mean.to_numpy(), color=colors[label], ls=styles[label], lw=1.4,
+                gid=f"{label}/{scope}",
+            )  # fmt: skip
         ax.set(title="whole network" if scope == NETWORK else scope, xlabel=X_ABLATED, ylabel=Y_ACCURACY)
-    handles = [Line2D([], [], color=c, lw=1.4, label=label) for label, c in colors.items()]
+    handles = [Line2D([], [], color=c, ls=styles[label], lw=1.4, label=label) for label, c in colors.items()]
     _legend(fig, handles, None, ncols=_legend_cols(fig, len(handles), 3))
     return fig
 
@@ -1173,7 +1178,6 @@ def plot_accuracy_robustness(points: pd.DataFrame, hue: str, panel: str | None =
     fig, gs = _figure(nrows, ncols, 2.8 if ncols > 1 else 3.2, extra=0.6)
     axes = _panels(fig, [gs[i // ncols, i % ncols] for i in range(len(groups))])
     colors = _variant_palette(list(pd.unique(points[hue])))
-    # a marker per variant as well: some of the palette's colours (orange, vermillion) look alike when small
     markers = dict(zip(colors, itertools.cycle(VARIANT_MARKERS)))
     for ax, (name, group) in zip(axes, groups, strict=True):
         for label, sub in group.groupby(hue, sort=False):

@@ -445,6 +445,9 @@ def test_figures_of_the_variants():
     fig = plotting.plot_random_curves({"none": curves, "dropout 0.2": curves.assign(accuracy=0.5)})
     line = next(x for x in fig.axes[0].lines if x.get_gid() == "none/network")
     assert list(line.get_ydata()) == pytest.approx([80.0, 10.0])  # the mean over random orders, in percent
+    styles = {h.get_label(): h.get_linestyle() for h in fig.legends[0].legend_handles}
+    assert styles == {"none": "-", "dropout 0.2": "--"}  # a line style per variant, not the colour alone
+    assert next(x for x in fig.axes[0].lines if x.get_gid() == "dropout 0.2/network").get_linestyle() == "--"
     points = pd.DataFrame(
         {
             "dataset": ["MNIST"] * 3 + ["CIFAR-10"] * 3,
