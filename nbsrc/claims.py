@@ -10,10 +10,11 @@ why its thresholds, and which parts are this book's choices; ``rules_table`` sho
 
 * C1 agrees when no quantity (H, MI, KL sel., CSI) is a good indicator over the whole network,
   partly when exactly one is.
-* C2 (the book's strict reading; ReLU networks only, n/a otherwise) agrees when, for every layer and
+* C2 (the book's strict reading; ReLU networks and the paper's first-version sigmoid setting, n/a
+  otherwise) agrees when, for every layer and
   for MI and KL selectivity, the descending AUC lies below the band in every seed and the seed-mean
   ascending AUC is not below the band's (seed-mean) lower edge; partly for >= half of the cases.
-* C2w (the paper's wording, "positively related"; ReLU only) asks the descending part alone.
+* C2w (the paper's wording, "positively related"; the same networks) asks the descending part alone.
 * C3 agrees when, for every quantity, one pair of layers has a two-sample Kolmogorov-Smirnov
   statistic whose mean over seeds is >= 0.5 (a strong difference of distributions); partly for >= half
   of the quantities; n/a with fewer than two hidden layers.
@@ -138,7 +139,8 @@ RULES = {
         "rule": "In every layer, for MI and for KL sel.: the descending AUC lies below the band's 5 % "
         "quantile in every seed, and the seed-mean ascending AUC is not below the seed-mean 5 % quantile. "
         "Agrees when every layer × quantity case holds, partly when at least half do; n/a for non-ReLU "
-        "networks.",
+        "networks other than the paper's first-version setting (its sigmoid 200-200 network, for which the "
+        "first version states C2; the later versions state it for ReLU networks only).",
         "why": "'Clearly below random' asks descending to leave the band in every network; 'at or above' "
         "only asks ascending not to fall below the band on average, since the paper does not claim it helps.",
         "choices": "The ascending condition (the strict, two-sided reading), the band, 'every seed' and the "
@@ -147,7 +149,8 @@ RULES = {
     "C2w": {
         "rule": "As C2 without the ascending condition: in every layer, for MI and for KL sel., the "
         "descending AUC lies below the band's 5 % quantile in every seed. Agrees when every case holds, "
-        "partly when at least half do; n/a for non-ReLU networks.",
+        "partly when at least half do; n/a for non-ReLU networks other than the paper's first-version "
+        "setting, as C2.",
         "why": "This is the paper's 'positively related' read one-sidedly: ablating the most informative "
         "neurons first hurts more than random orders do.",
         "choices": "The one-sided reading follows the paper's words; the band, 'every seed' and the half for "
@@ -187,7 +190,7 @@ RULES = {
         "(a) The relation: per hidden layer, for MI and for KL sel., the two C2 gaps (random − descending "
         "and ascending − random AUC, zero ablation), mean and std over seeds per activation. (b) Bias "
         "balancing: per scope (the whole network and each hidden layer), ordering quantity (MI, KL sel.) "
-        "and direction, the gain AUC(mean ablation) − AUC(zero ablation) of the ordered curve, paired per "
+        "and direction, the gain AUC(bias balancing) − AUC(zero ablation) of the ordered curve, paired per "
         "seed, mean and std over seeds per activation. A case depends on the activation when two "
         "activations' means differ by more than twice the larger of their two seed std's and by more than "
         f"{C5_FLOOR} AUC. A part depends on the activation when at least one of its cases does. Agrees when "
@@ -199,7 +202,7 @@ RULES = {
         "matters somewhere, not everywhere.",
         "choices": "The equal widths (128 per layer, three layers, for the compute of 2 CPU cores), the two "
         "gaps as 'the relation', the MI- and KL-ordered curves for the gain (the paper compares bias "
-        "balancing on curves ordered by its quantities; random orders under mean ablation are not computed, "
+        "balancing on curves ordered by its quantities; random orders under bias balancing are not computed, "
         "for the compute), the factor 2, the floor and 'one case' "
         "are this book's; the paper's first version compares the activations in figures.",
     },
@@ -259,8 +262,8 @@ RULES = {
         f"more than the floor: {C9_FLOORS['mutual_information']} bits for H, MI and KL sel., "
         f"{C9_FLOORS['csi']} for CSI, {C9_FLOOR} for the relative AUC. A part holds when at least one of its "
         "cases differs for at least one regulariser. Agrees when both parts hold, partly when one does, "
-        "disagrees when neither does; n/a without the networks without a regulariser, without a "
-        "regulariser, or with fewer than two seeds of a variant (no spread to compare with).",
+        "disagrees when neither does; n/a when the networks without a regulariser or every regularised "
+        "variant are missing, or a variant has fewer than two seeds (no spread to compare with).",
         "why": "As C5: twice the seed spread keeps differences that one retraining could produce from "
         "counting, and the floors keep differences too small to matter from counting when the seeds agree "
         "closely. The layer's mean is the simplest summary of a distribution's shift; the random orders "
@@ -381,12 +384,17 @@ def claim_c1(indicators: pd.DataFrame) -> dict:
     )
     verdict = "agrees" if good.empty else "partly" if len(good) == 1 else "disagrees"
     if good.empty:
-        # the closest quantity: the most seeds on the right side of the band, both gaps together
+        # the closest quantity: the most seeds on the right side of the band, both gaps together; among
+        # those alike in seeds, the largest sum of the mean gaps (asc - random and random - desc)
         score = np.minimum(rows.asc_above, rows.desc_below) + rows.asc_above + rows.desc_below
-        r = rows.loc[score.idxmax()]
+        closeness = pd.DataFrame({"seeds": score, "gaps": rows.asc_gap_mean + rows.desc_gap_mean})
+        r = rows.loc[closeness.sort_values(["seeds", "gaps"], ascending=False, kind="stable").index[0]]
+        tied = int((score == score.max()).sum())
+        others = f"{tied - 1} other{'s' if tied > 2 else ''}"
+        by = f" (tied on seeds with {others}, ahead on the mean gaps)" if tied > 1 else ""
         reason = (
-            f"No quantity is good in every seed; the closest, {SHORT[r.quantity]}, has ascending above the "
-            f"band in {_seeds(r.asc_above, r.n_seeds)} and descending below it in "
+            f"No quantity is good in every seed; the closest{by}, {SHORT[r.quantity]}, has ascending above "
+            f"the band in {_seeds(r.asc_above, r.n_seeds)} and descending below it in "
             f"{_seeds(r.desc_below, r.n_seeds)}."
         )
     else:
@@ -461,7 +469,7 @@ def _c2_reading(indicators: pd.DataFrame, activation: str, strict: bool, first_v
             f"({detail})"
         )
     if activation != "relu" and not first_version:
-        why = f"the paper states C2 for ReLU networks only; this network uses {activation}"
+        why = f"the paper's later versions state C2 for ReLU networks only; this network uses {activation}"
         return _result(f"{measured} ({why})", "n/a", f"T{why[1:]}.")
     if activation != "relu":
         measured += f" (the first version states C2 for its own {activation} network, this setting)"

@@ -35,12 +35,35 @@ def _names(quantities: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _good_clause(good: list[str]) -> str:
-    """ "Ranked across the whole network, X is a good indicator" (or none / several)."""
+#: The paper's quantities by their short names, for sentences about "no quantity" (the weight norm apart).
+PAPER_QUANTITIES = _names(list(INDICATOR_QUANTITIES))
+
+
+def _good_clause(good: list[str], baseline_good: bool | None = None) -> str:
+    """ "Ranked across the whole network, X is a good indicator" (or none / several) of the paper's
+    quantities, and, when ``baseline_good`` is given, whether the outgoing-weight L2 norm (the pruning
+    baseline) is one."""
     if not good:
-        return "Ranked across the whole network, no quantity is a good indicator of importance"
-    verb = "is a good indicator" if len(good) == 1 else "are good indicators"
-    return f"Ranked across the whole network, {_names(good)} {verb} of importance"
+        text = (
+            f"Ranked across the whole network, none of {PAPER_QUANTITIES} is a good indicator of importance"
+        )
+    else:
+        verb = "is a good indicator" if len(good) == 1 else "are good indicators"
+        text = f"Ranked across the whole network, {_names(good)} {verb} of importance"
+    if baseline_good is not None:
+        text += f"; the {SHORT['weight_norm']} baseline {'is one' if baseline_good else 'is not'}"
+    return text
+
+
+def _baseline_good(ind: pd.DataFrame) -> bool | None:
+    """Whether the weight-norm baseline is a good indicator over the whole network (None: not computed)."""
+    row = ind[(ind.scope == NETWORK) & (ind.quantity == "weight_norm")]
+    return None if row.empty else bool(row.good.iloc[0])
+
+
+def _period(text: str) -> str:
+    """``text`` ended by one full stop (a list may end in an abbreviation: "KL sel.")."""
+    return text if text.endswith(".") else text + "."
 
 
 def _percent(x: float, digits: int = 1) -> str:
@@ -180,8 +203,8 @@ def network_paragraph(results: ChapterResults, composition: pd.DataFrame) -> str
     ]
     if above:
         parts.append(
-            f"Removing the lowest-ranked first keeps accuracy above the band in every seed only for "
-            f"{_names(above)}."
+            "Removing the lowest-ranked first keeps accuracy above the band in every seed only for "
+            + _period(_names(above))
         )
     else:
         parts.append(
@@ -191,7 +214,8 @@ def network_paragraph(results: ChapterResults, composition: pd.DataFrame) -> str
     if below:
         worst = rows.asc_gap_mean[below].idxmin()
         parts.append(
-            f"For {_names(below)} it does worse than random on average, most for {SHORT[worst]} "
+            f"Of the paper's quantities, for {_names(below)} it does worse than random on average, most for "
+            f"{SHORT[worst]} "
             f"(ascending − random {pm(rows.asc_gap_mean[worst], rows.asc_gap_std[worst], signed=True)})."
         )
     parts.append(collapse_sentence(results, composition))
@@ -274,7 +298,7 @@ def chapter_findings(results: ChapterResults, claims: pd.DataFrame, composition:
     disagree = [c for c, v in verdict.items() if v == "disagrees"]
     sentences = [
         accuracy_sentence(results),
-        _good_clause(good) + f" (C1: {verdict.get('C1', 'n/a')}).",
+        _good_clause(good, _baseline_good(ind)) + f" (C1: {verdict.get('C1', 'n/a')}).",
         f"Within a layer, removing the neurons with the most MI or KL selectivity first costs more "
         f"accuracy than random orders in {desc_below} of {len(layer_rows)} layer × quantity cases "
         f"(C2 as the paper words it: {verdict.get('C2w', 'n/a')}; with the book's stricter two-sided "
@@ -290,10 +314,15 @@ def chapter_findings(results: ChapterResults, claims: pd.DataFrame, composition:
 
 
 def _share_words(count: int, total: int) -> str:
-    """How a share reads in a sentence: "almost always", "mostly", "in about half", "rarely"."""
+    """How a share reads in a sentence: "in every case", "almost always", "mostly", "in about half",
+    "rarely", "in no case"."""
     share = count / total if total else 0.0
     return (
-        "almost always"
+        "in every case"
+        if total and count == total
+        else "in no case"
+        if count == 0
+        else "almost always"
         if share >= 0.9
         else "mostly"
         if share >= 0.6
@@ -301,6 +330,17 @@ def _share_words(count: int, total: int) -> str:
         if share >= 0.4
         else "rarely"
     )
+
+
+def _reading(desc_below: int, asc_above: int, total: int) -> str:
+    """The plain-words reading of the two within-layer shares, only where they say it (more than half)."""
+    informative = 2 * desc_below > total
+    uninformative_free = 2 * asc_above > total
+    if informative and not uninformative_free:
+        return ": informative neurons matter more, but uninformative ones are not free to drop"
+    if informative and uninformative_free:
+        return ": informative neurons matter more, and uninformative ones can mostly be dropped first"
+    return ""
 
 
 def summary_answer(claims: pd.DataFrame, indicators: pd.DataFrame) -> str:
@@ -319,9 +359,9 @@ def summary_answer(claims: pd.DataFrame, indicators: pd.DataFrame) -> str:
         f"the class first costs more accuracy than random orders {_share_words(desc_below, total)} "
         f"({desc_below} of {total} layer × quantity cases over {datasets} datasets), while removing the "
         f"least informative first beats random orders {_share_words(asc_above, total)} ({asc_above} of "
-        f"{total}): informative neurons matter more, but uninformative ones are not free to drop. Ranked "
-        f"across the whole network, the quantities are good indicators in {n_good} of {len(net)} "
-        f"quantity × dataset cases."
+        f"{total}){_reading(desc_below, asc_above, total)}. Ranked across the whole network, the paper's "
+        f"quantities ({PAPER_QUANTITIES}) are good indicators in {n_good} of {len(net)} quantity × dataset "
+        f"cases."
     )
 
 
@@ -354,7 +394,7 @@ def dataset_contrast(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
     ]
     return (
         f"The verdicts differ between datasets for {', '.join(differ)}:\n\n" + "\n".join(lines) + "\n\n"
-        f"The datasets differ most in how well a fully connected network fits them (test accuracy: "
+        f"The datasets also differ in how well a fully connected network fits them (test accuracy: "
         f"{acc_text}). A network far from perfect accuracy has a smaller gap between its intact accuracy and "
         f"chance, so its ablation curves and their random bands are compressed into a narrower range. "
         f"The book measures the verdicts, not this cause: whether accuracy "
@@ -485,7 +525,8 @@ def damage_paragraph(correlations: pd.DataFrame, damage: pd.DataFrame) -> str:
         best = means.loc[scope].idxmax()
         parts.append(f"{scope}: {SHORT[best]} (ρ = {num(means.loc[(scope, best)], signed=True)})")
     return (
-        f"Ablating a single neuron costs at most {pm(*_mean_std(per_seed_max), 2)} % of test accuracy "
+        f"Ablating a single neuron costs at most {pm(*_mean_std(per_seed_max), 2)} percentage points of test "
+        f"accuracy "
         f"(the largest drop per network, mean ± std over seeds); {_percent(harmless, 0)} of the neurons "
         f"cost nothing or even help when removed alone. The quantity whose ranking follows the drop best "
         f"(highest mean Spearman ρ over seeds): " + "; ".join(parts) + "."
@@ -530,10 +571,19 @@ def ranked_paragraph(indicators: pd.DataFrame, ranked_indicators: pd.DataFrame) 
     def listed(quantities: list[str]) -> str:
         return _names(quantities) if quantities else "none"
 
+    baseline = ""
+    if "weight_norm" in ranked.index and "weight_norm" in set(indicators.quantity):
+        raw_norm = _baseline_good(indicators)
+        baseline = (
+            f" The {SHORT['weight_norm']} baseline is {'' if raw_norm else 'not '}a good indicator with raw "
+            f"values and {'' if ranked.loc['weight_norm', 'good'] else 'not '}with ranks."
+        )
     return (
-        f"Good indicators over the whole network with raw values: {listed(good_raw)}; with per-layer "
-        f"percentile ranks: {listed(good_ranked)}. Ranking within layers moves the ascending gap and the "
-        f"descending gap (AUC, seed means; positive is better) by: {moves}."
+        f"Good indicators among the paper's quantities ({PAPER_QUANTITIES}) over the whole network with raw "
+        f"values: {listed(good_raw)}; with per-layer percentile ranks: "
+        f"{_period(listed(good_ranked))}{baseline} "
+        f"Ranking within layers moves the ascending gap and the descending gap (AUC, seed means; positive is "
+        f"better) by: {moves}."
     )
 
 
@@ -683,10 +733,10 @@ def information_plane_paragraph(summary: pd.DataFrame) -> str:
     return "\n\n".join(paragraphs)
 
 
-def pruning_paragraph(accuracy: pd.DataFrame, intact: pd.DataFrame) -> str:
+def pruning_paragraph(accuracy: pd.DataFrame, intact: pd.DataFrame, n_classes: int = 10) -> str:
     """Per network kind: at the smallest kept fraction, the mean test accuracy of each variant for the best
-    and the worst criterion (by the bias-balanced accuracy; one sentence when they tie), and the
-    from-scratch network's."""
+    and the worst criterion with bias balancing (one clause when they tie; said to be at chance when every
+    criterion's bias-balanced accuracy lies within one point of it), and the from-scratch network's."""
     smallest = accuracy.kept.min()
     at = accuracy[accuracy.kept == smallest].groupby(["network", "variant", "criterion"]).accuracy.mean()
     paragraphs = []
@@ -702,10 +752,18 @@ def pruning_paragraph(accuracy: pd.DataFrame, intact: pd.DataFrame) -> str:
             )
 
         cases = "; ".join(
-            f"by {SHORT[c]} (the {w}), {variants(c)}" for c, w in ((best, "best"), (worst, "worst"))
+            f"by {SHORT[c]} (the {w} with bias balancing), {variants(c)}"
+            for c, w in ((best, "best"), (worst, "worst"))
         )
         if best == worst:
             cases = f"by every criterion alike, {variants(best)}"
+        chance = 1 / n_classes
+        if best != worst and (balanced - chance).abs().max() < 0.01:
+            cases = (
+                f"by any criterion, bias balancing leaves it at chance ({_percent(balanced.min())} to "
+                f"{_percent(balanced.max())}), so none is best; by {SHORT[best]}, {variants(best)}; by "
+                f"{SHORT[worst]}, {variants(worst)}"
+            )
         text = (
             f"**{network}** (intact {_percent(level)}), keeping {100 * smallest:g} % of every layer: "
             f"pruned {cases}."
@@ -741,8 +799,8 @@ def activation_findings(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
         [
             f"Test accuracy (mean ± std over seeds): {accuracy}.",
             f"Within a layer, removing the neurons with the most MI or KL selectivity first (C2 as worded), "
-            f"{c2w}; the paper states C2 for ReLU networks, so the other activations' verdicts are n/a and "
-            f"their numbers are shown for comparison.",
+            f"{c2w}; the paper's later versions state C2 for ReLU networks, so the other activations' "
+            f"verdicts are n/a and their numbers are shown for comparison.",
             f"Deeper layers cost less to ablate on equal widths (C6): {c6}.",
             f"C5, whether the relation and the gain of bias balancing depend on the activation: "
             f"**{c5.verdict}**. {c5.reason}",

@@ -1085,7 +1085,7 @@ X_RELATIVE_AUC = "relative random-order AUC,\nwhole network [1]"
 #: some of the palette's colours (orange, vermillion) look alike when small or thin, so each variant has
 #: a second cue.
 VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-VARIANT_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 1, 1, 1)))
+VARIANT_LINESTYLES = ("-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 1)), (0, (5, 2)))
 
 
 def _variant_palette(labels: Sequence[str]) -> dict[str, tuple]:

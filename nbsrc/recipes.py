@@ -45,7 +45,7 @@ _RECIPES = {
         "book",
         "this book's default",
         "ReLU networks 512-256-128 on standardised inputs, Adam with a cosine learning-rate schedule "
-        "(per-dataset learning rate and epochs, see the README)",
+        "(a learning rate and a number of epochs per dataset)",
     ),
     "raw_constant": Recipe(
         "raw_constant",

@@ -186,7 +186,9 @@ def quantizer_demo(n: int = 2000, seed: int = 0) -> Figure:
 
 def splits_table(val_size: int = 10000) -> str:
     """Train / validation / test sizes per dataset, as Markdown."""
-    rows = "\n".join(f"| {d} | {N_TRAIN[d] - val_size:,} | {val_size:,} | {N_TEST:,} |" for d in DATASETS)
+    rows = "\n".join(
+        f"| {TITLES[d]} | {N_TRAIN[d] - val_size:,} | {val_size:,} | {N_TEST:,} |" for d in DATASETS
+    )
     return (
         "| dataset | train | validation (held out of the official train set) | test (official) |\n"
         "|---|---|---|---|\n" + rows + "\n"
@@ -382,9 +384,23 @@ def verdict_matrix(joined: pd.DataFrame) -> pd.DataFrame:
     return table.loc[claims]
 
 
+#: The kinds of chapter (:func:`chapter_family`) in the readers' words.
+CHAPTER_TITLES = {
+    "book": "book's recipe",
+    "raw_constant": "raw inputs, constant LR",
+    "paper": "paper's setting",
+    "activations": "activations",
+    "regularisers": "regularisers",
+}
+
+
 def with_titles(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with its ``dataset`` column in the readers' names (MNIST, Fashion-MNIST, CIFAR-10)."""
-    return table.assign(dataset=table.dataset.map(lambda d: TITLES.get(d, d)))
+    """``table`` with its ``dataset`` column in the readers' names (MNIST, Fashion-MNIST, CIFAR-10), and its
+    ``chapter`` column, where it has one, in :data:`CHAPTER_TITLES`' words."""
+    titled = table.assign(dataset=table.dataset.map(lambda d: TITLES.get(d, d)))
+    if "chapter" in titled:
+        titled = titled.assign(chapter=titled.chapter.map(lambda c: CHAPTER_TITLES.get(c, c)))
+    return titled
 
 
 def ks_table(largest: pd.DataFrame) -> str:

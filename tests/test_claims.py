@@ -263,7 +263,7 @@ def test_c2_both_readings(holding, how, verdict, count, worded, worded_count):
     assert wording["verdict"] == worded
     assert wording["measured"].startswith(f"descending below the band in every seed in {worded_count}/6 ")
     for result in (strict, wording):
-        assert "paper states C2 for ReLU" not in result["measured"]
+        assert "state C2 for ReLU" not in result["measured"]
         assert result["reason"].endswith(".") and result["reason"][0].isupper()
 
 
@@ -722,3 +722,22 @@ def test_save_join_and_verdict_matrix_round_trip(tmp_path):
         join_claims(["mnist", "cifar10"], folder)
     with pytest.raises(FileNotFoundError, match=r"mnist"):
         join_claims(["mnist"], tmp_path / "empty")
+
+
+def test_c1_closest_quantity_breaks_a_tie_in_seeds_by_the_mean_gaps():
+    gaps = {"entropy": -0.02, "mutual_information": -0.05, "kl_selectivity": 0.01, "csi": -0.1}
+    indicators = pd.DataFrame(
+        [
+            {"scope": "network", "quantity": q, "good": False, "asc_above": 0.0, "desc_below": 1.0,
+             "asc_gap_mean": gap, "asc_gap_std": 0.01, "desc_gap_mean": 0.1, "desc_gap_std": 0.01,
+             "n_seeds": 3}
+            for q, gap in gaps.items()
+        ]
+    )  # fmt: skip
+    result = claim_c1(indicators)
+    assert result["verdict"] == "agrees"
+    assert (
+        "the closest (tied on seeds with 3 others, ahead on the mean gaps), KL sel., has" in result["reason"]
+    )
+    one = indicators.assign(desc_below=[0.0, 0.0, 0.0, 1.0])  # CSI alone has descending below the band
+    assert "the closest, CSI, has ascending above the band in 0/3 seeds" in claim_c1(one)["reason"]

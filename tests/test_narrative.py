@@ -124,8 +124,15 @@ def test_summary_answer_counts_cases_over_datasets():
     text = narrative.summary_answer(claims, indicators)
     # layer cases of MI and KL sel.: mnist 4 of 4, cifar10 2 (KL sel.) of 4
     assert "mostly (6 of 8 layer × quantity cases over 2 datasets)" in text
-    assert "rarely (0 of 8)" in text
+    assert "in no case (0 of 8)" in text
+    assert "(0 of 8): informative neurons matter more, but uninformative ones are not free to drop." in text
     assert "good indicators in 1 of 8 quantity × dataset cases" in text
+    every = indicators.assign(desc_below=(indicators.scope != "network").astype(float))
+    text = narrative.summary_answer(claims, every)
+    assert "in every case (8 of 8 layer × quantity cases" in text and "almost always" not in text
+    none = indicators.assign(desc_below=0.0)
+    text = narrative.summary_answer(claims, none)
+    assert "in no case (0 of 8 layer" in text and "informative neurons matter more" not in text
 
 
 def test_auc_paragraph_names_the_most_damaging_order_per_scope():
@@ -228,7 +235,7 @@ def test_damage_paragraph_reports_the_largest_drop_and_the_best_quantity_per_sco
         }
     )
     text = narrative.damage_paragraph(correlations, damage)
-    assert f"at most {narrative.pm(2.0, np.std([1.0, 3.0], ddof=1), 2)} %" in text
+    assert f"at most {narrative.pm(2.0, np.std([1.0, 3.0], ddof=1), 2)} percentage points" in text
     assert "50 % of the neurons cost nothing" in text
     assert f"network: {SHORT['csi']} (ρ = +0.500)" in text
     assert f"layer 1: {SHORT['entropy']} (ρ = +0.700)" in text
@@ -262,8 +269,16 @@ def test_ranked_paragraph_names_good_quantities_and_the_gap_changes():
     raw = rows({"mutual_information": (-0.05, 0.1, False), "entropy": (0.0, 0.2, False)})
     ranked = rows({"mutual_information": (0.02, 0.15, True), "entropy": (0.01, 0.1, False)})
     text = narrative.ranked_paragraph(raw, ranked)
-    assert "with raw values: none; with per-layer percentile ranks: MI." in text
+    assert "with raw values: none; with per-layer percentile ranks: MI. Ranking" in text
+    assert "among the paper's quantities (H, MI, KL sel. and CSI)" in text
     assert "H +0.010 / -0.100; MI +0.070 / +0.050." in text  # H before MI, the book's quantity order
+    kl = {"kl_selectivity": (0.02, 0.15, True)}
+    text = narrative.ranked_paragraph(rows({**kl, "weight_norm": (0.1, 0.1, True)}),
+                                      rows({**kl, "weight_norm": (0.0, 0.1, False)}))  # fmt: skip
+    assert (
+        "percentile ranks: KL sel. The L2 norm baseline is a good indicator with raw values and not with"
+        in text
+    )
 
 
 def test_redundancy_paragraph_counts_labels_and_lists_each_check():

@@ -193,9 +193,23 @@ def test_pruning_share_table_and_paragraph_show_the_computed_numbers():
     intact = pd.DataFrame({"network": ["n", "n"], "seed": [0, 1], "accuracy": [0.95, 0.97]})
     text = pruning_paragraph(accuracy, intact)
     assert text.startswith(
-        "**n** (intact 96.0 %), keeping 10 % of every layer: pruned by CSI (the best), zero"
+        "**n** (intact 96.0 %), keeping 10 % of every layer: pruned by CSI (the best with bias balancing), "
+        "zero"
     )
-    assert "by H (the worst), zero 10.0 %, bias balancing 30.0 %, fine-tuned 80.0 %." in text
+    assert (
+        "by H (the worst with bias balancing), zero 10.0 %, bias balancing 30.0 %, fine-tuned 80.0 %." in text
+    )
+    at_chance = accuracy.assign(
+        accuracy=np.where(
+            accuracy.variant == "bias balancing", 0.1 + (accuracy.criterion == "csi") * 0.005, 0.5
+        )
+    )
+    text = pruning_paragraph(at_chance, intact)
+    assert (
+        "pruned by any criterion, bias balancing leaves it at chance (10.0 % to 10.5 %), so none is best; by"
+        in text
+    )
+    assert "(the best" not in text
 
 
 def test_pruning_figures_are_readable_and_plot_the_means():

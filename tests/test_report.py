@@ -117,6 +117,10 @@ def test_result_files_round_trip(tmp_path):
     with pytest.raises(ValueError, match="invalid kind='curves'"):
         report.join_results(["mnist"], tmp_path, "curves")
     assert list(report.with_titles(joined).dataset.unique()) == [TITLES["mnist"], TITLES["cifar10"]]
+    kinds = pd.DataFrame({"dataset": "mnist", "chapter": ["book", "raw_constant", "paper", "regularisers"]})
+    assert report.with_titles(kinds).chapter.tolist() == [
+        "book's recipe", "raw inputs, constant LR", "paper's setting", "regularisers"
+    ]  # fmt: skip
 
 
 def test_bias_balancing_table_shows_mean_and_std_per_order():
