@@ -130,6 +130,13 @@ def test_summary_answer_counts_cases_over_datasets():
     every = indicators.assign(desc_below=(indicators.scope != "network").astype(float))
     text = narrative.summary_answer(claims, every)
     assert "in every case (8 of 8 layer × quantity cases" in text and "almost always" not in text
+    assert "not free to drop" in text
+    both = every.assign(asc_above=every.desc_below)
+    text = narrative.summary_answer(claims, both)
+    assert (
+        "(8 of 8): informative neurons matter more, and uninformative ones can mostly be dropped first."
+        in text
+    )
     none = indicators.assign(desc_below=0.0)
     text = narrative.summary_answer(claims, none)
     assert "in no case (0 of 8 layer" in text and "informative neurons matter more" not in text
