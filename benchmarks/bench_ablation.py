@@ -10,18 +10,20 @@ On the same trained network (the default MNIST 784-512-256-128-10), the same ran
   It is timed on ``--notebook-k`` values of k spread over the curve and extrapolated to all 897
   (stated as such in the output); its accuracies at those k are checked against the reference.
 
-It prints the three times, the ratios to the fast engine and the largest curve differences. Then, per
-hidden layer, the layer's curve (every k) by the fast engine with certification (the rows whose
-prediction provably stays are skipped, the default where it pays) and without (every changed row
-evaluated), with their ratio and largest difference. Compare ratios measured in one run, not absolute
-times across runs (see the machine line printed first).
+With ``--device cuda`` all three run on the GPU (the notebook loop moves each batch there, as a notebook
+would), after the network is trained there. It prints the three times, the ratios to the fast engine and the
+largest curve differences. Then, per hidden layer, the layer's curve (every k) by the fast engine with
+certification (the rows whose prediction provably stays are skipped, the default where it pays) and without
+(every changed row evaluated), with their ratio and largest difference. Compare ratios measured in one run,
+not absolute times across runs (see the machine line printed first).
 
-    .venv/bin/python benchmarks/bench_ablation.py [--dataset mnist] [--mode zero] [--repeats 3]
+    .venv/bin/python benchmarks/bench_ablation.py [--dataset mnist] [--mode zero] [--repeats 3] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
@@ -31,7 +33,7 @@ from yardstick import best_time, machine_line
 
 from nbsrc.ablation import MODES, ablation_values, cumulative_curve, neuron_orders, scope_neurons
 from nbsrc.data import DATASETS, load_splits
-from nbsrc.models import MLP
+from nbsrc.models import MLP, resolve_device
 from nbsrc.train import default_config, train_or_load
 
 
@@ -51,10 +53,13 @@ class IndexedImages(Dataset):
 def notebook_accuracy(
     model: MLP, loader: DataLoader, masks: list[torch.Tensor], values: list[torch.Tensor]
 ) -> float:
-    """Test accuracy with the masked neurons fixed to their values: one masked forward per batch."""
+    """Test accuracy with the masked neurons fixed to their values: one masked forward per batch (on the
+    model's device)."""
+    device = next(model.parameters()).device
     correct = total = 0
     with torch.no_grad():
         for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
             correct += int((model(xb, ablate=masks, values=values).argmax(1) == yb).sum())
             total += len(yb)
     return correct / total
@@ -66,9 +71,11 @@ def notebook_curve_points(
     """Seconds per k of the notebook-style loop (mean over ``ks``) and its accuracy at each of them."""
     loader = DataLoader(IndexedImages(x, y), batch_size=32, shuffle=False)
     layer_of, index_of = scope_neurons(model.widths, "network")
+    device = next(model.parameters()).device
+    values = [v.to(device) for v in values]
     accuracies, start = {}, time.perf_counter()
     for k in ks:
-        masks = [torch.zeros(w, dtype=torch.bool) for w in model.widths]
+        masks = [torch.zeros(w, dtype=torch.bool, device=device) for w in model.widths]
         for p in order[:k]:
             masks[layer_of[p]][index_of[p]] = True
         accuracies[k] = notebook_accuracy(model, loader, masks, values)
@@ -82,33 +89,37 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fast-engine repeats (best is reported)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random ablation order")
     parser.add_argument("--notebook-k", type=int, default=3, help="how many k the notebook loop is timed on")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available, else CPU)")
     args = parser.parse_args()
 
-    print(machine_line())
+    device = resolve_device(args.device)
+    print(machine_line(device))
     config = default_config(args.dataset)
     splits = load_splits(
         config.dataset, val_size=config.val_size, seed=config.split_seed, standardize=config.standardize
     )
-    model = train_or_load(config, splits).model.eval()
+    model = train_or_load(config, splits, device=device).model.eval()
     means = [h.mean(0) for h in model.hidden_outputs(splits.val.x)] if args.mode == "mean" else None
     n = sum(model.widths)
     order = neuron_orders(None, "random", n_random=1, seed=args.seed, n=n)[0]
     x, y = splits.test.x, splits.test.y
     print(
         f"network {splits.train.x.shape[1]}-{'-'.join(map(str, model.widths))}-{splits.n_classes}, "
-        f"{len(x)} test images, whole-network curve of {n + 1} points (k = 0..{n}), mode={args.mode}"
+        f"{len(x)} test images, whole-network curve of {n + 1} points (k = 0..{n}), mode={args.mode}, "
+        f"on {device.type}"
     )
 
     def curve(engine: str) -> np.ndarray:
         return cumulative_curve(
-            model, x, y, order, scope="network", mode=args.mode, means=means, engine=engine
+            model, x, y, order, scope="network", mode=args.mode, means=means, engine=engine, device=device
         )
 
     fast_s, fast = best_time(lambda: curve("fast"), args.repeats)
     reference_s, reference = best_time(lambda: curve("reference"), 1)
     ks = [int(k) for k in np.linspace(0, n, args.notebook_k).round()]
     values = ablation_values(model.widths, args.mode, means)
-    per_k, points = notebook_curve_points(model, x, y, order, ks, values)
+    model_there = copy.deepcopy(model).to(device)
+    per_k, points = notebook_curve_points(model_there, x, y, order, ks, values)
     notebook_s = per_k * (n + 1)
 
     print("\n| engine | whole-network curve | x fast |\n|---|---|---|")
@@ -128,13 +139,22 @@ def main() -> None:
         "\n| layer curve | certified | every changed row | ratio | largest difference |"
         "\n|---|---|---|---|---|"
     )
-    intact = model.hidden_outputs(x)
+    intact = model_there.hidden_outputs(x.to(device))
     for layer, width in enumerate(model.widths):
         layer_order = neuron_orders(None, "random", n_random=1, seed=args.seed, n=width)[0]
 
         def layer_curve(certify: bool, layer: int = layer, order: np.ndarray = layer_order) -> np.ndarray:
             return cumulative_curve(
-                model, x, y, order, scope=layer, mode=args.mode, means=means, intact=intact, certify=certify
+                model,
+                x,
+                y,
+                order,
+                scope=layer,
+                mode=args.mode,
+                means=means,
+                intact=intact,
+                certify=certify,
+                device=device,
             )
 
         certified_s, certified = best_time(lambda: layer_curve(True), args.repeats)

@@ -34,8 +34,9 @@ def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / seconds / 1e9
 
 
-def machine_line() -> str:
-    """Date, CPU count and model, torch threads, load average and the fp32 GEMM rate, on one line."""
+def machine_line(device: str | torch.device = "cpu") -> str:
+    """Date, CPU count and model, torch threads, load average and the fp32 GEMM rate, on one line; for a
+    CUDA ``device`` also the GPU's name and its fp32 GEMM rate (8192^3, TF32 off)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -46,5 +47,16 @@ def machine_line() -> str:
     return (
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs ({cpu}), "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, load average {load:.2f}, "
-        f"fp32 GEMM 2048^3: {gemm_gflops():.0f} GFLOP/s"
+        f"fp32 GEMM 2048^3: {gemm_gflops():.0f} GFLOP/s" + _gpu_words(torch.device(device))
     )
+
+
+def _gpu_words(device: torch.device) -> str:
+    if device.type != "cuda":
+        return ""
+    a = torch.randn(8192, 8192, device=device)
+    a @ a
+    torch.cuda.synchronize(device)
+    seconds, _ = best_time(lambda: (a @ a, torch.cuda.synchronize(device)), 5)
+    rate = 2 * 8192**3 / seconds / 1e12
+    return f"; GPU {torch.cuda.get_device_name(device)}, fp32 GEMM 8192^3: {rate:.1f} TFLOP/s"

@@ -62,6 +62,13 @@ def all_logits(model, x, order, scope, mode, means, engine, dtype, **options) ->
     return out
 
 
+def assert_same_counts(got: np.ndarray, expected: list[float], n: int) -> None:
+    """Accuracies from the same numbers of correct samples out of ``n``: on a GPU (the default device where
+    there is one) count / n can round one ulp away from the CPU's mean of booleans."""
+    np.testing.assert_array_equal(np.rint(np.asarray(got) * n), np.rint(np.asarray(expected) * n))
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+
+
 def layer_means(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
     return [h.mean(0) for h in model.hidden_outputs(x)]
 
@@ -416,11 +423,21 @@ def test_cuda_path_trains_measures_and_ablates_like_the_cpu(trained_mnist):
     on_cpu = neuron_measures(model, splits.val.x, splits.val.y, 10, settings, device="cpu")
     on_gpu = neuron_measures(model, splits.val.x, splits.val.y, 10, settings, device="cuda")
     for quantity, layers in on_cpu.items():
+        # the information measures come from integer counts: equal; CSI and the weight norms are float32
+        # sums, which a GPU adds up in another order (seen on an H200: CSI up to 4e-8 apart)
+        counted = quantity not in ("csi", "weight_norm")
         for a, b in zip(layers, on_gpu[quantity], strict=True):
-            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12, err_msg=quantity)
+            np.testing.assert_allclose(
+                b, a, rtol=1e-9 if counted else 1e-7, atol=1e-12 if counted else 1e-7, err_msg=quantity
+            )
     config = TrainConfig("mnist", (32, 16), epochs=1, lr=3e-3, lr_schedule="constant", train_limit=2000)
     trained = train(config, splits, device="cuda", progress=False)
-    assert trained.history["val_accuracy"][-1] > 0.5 and trained.key == config.key(splits.fingerprint, "cuda")
+    assert trained.key == config.key(splits.fingerprint, "cuda")
+    # 16 steps from the same initial weights and batch order: the GPU learns as the CPU does (on an H200 both
+    # reached 0.3885; the weights differ in float32 rounding), far above chance (0.1)
+    on_cpu_accuracy = train(config, splits, device="cpu", progress=False).history["val_accuracy"][-1]
+    assert trained.history["val_accuracy"][-1] == pytest.approx(on_cpu_accuracy, abs=0.02)
+    assert on_cpu_accuracy > 0.3
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -442,7 +459,7 @@ def test_single_neuron_accuracy_equals_a_masked_forward_per_neuron(activation, m
             with torch.no_grad():
                 logits = model(x, ablate=masks, values=values)
             expected.append(float((logits.argmax(1) == y).double().mean()))
-        np.testing.assert_array_equal(got[layer], expected)
+        assert_same_counts(got[layer], expected, len(y))
     assert any((a < 1.0).any() for a in got)  # some ablation does change a prediction
 
 
@@ -466,7 +483,7 @@ def test_subset_ablation_accuracy_equals_a_masked_forward_per_subset(activation,
             masks[layer][subset] = True
             with torch.no_grad():
                 expected.append(float((model(x, ablate=masks, values=values).argmax(1) == y).double().mean()))
-        np.testing.assert_array_equal(got, expected)
+        assert_same_counts(got, expected, len(y))
     singles = single_neuron_accuracy(model, x, y, mode, means, dtype=torch.float64)
     one = subset_ablation_accuracy(model, x, y, 1, np.arange(11)[:, None], mode, means, dtype=torch.float64)
     np.testing.assert_array_equal(one, singles[1])  # a subset of one neuron is the single-neuron ablation

@@ -157,8 +157,13 @@ def test_neuron_measures_equal_the_measures_computed_directly(settings, activati
             np.testing.assert_allclose(
                 measures[quantity][layer], getattr(info, quantity).numpy(), rtol=0, atol=1e-12
             )
+        # float32 class means: a GPU (the default device where there is one) sums in another order (seen on
+        # an H200: 3e-9 absolute, which is 2e-5 relative where a sigmoid neuron's CSI is near 0)
         np.testing.assert_allclose(
-            measures["csi"][layer], class_selectivity_index(outputs[layer], y, N_CLASSES).numpy(), atol=1e-12
+            measures["csi"][layer],
+            class_selectivity_index(outputs[layer], y, N_CLASSES).numpy(),
+            rtol=1e-7,
+            atol=1e-7 if torch.cuda.is_available() else 1e-12,
         )
         w = next_weights[layer].detach().double().numpy()
         by_hand = np.sqrt((w**2).sum(axis=0))

@@ -226,7 +226,8 @@ def test_short_training_learns(splits):
 
 
 def test_cache_roundtrip(splits, trained, tmp_path, monkeypatch):
-    first = train_or_load(SMALL, splits, cache=tmp_path, progress=False)
+    # on the CPU, as the fixture ``trained`` (a GPU's weights differ; its key is checked in test_ablation.py)
+    first = train_or_load(SMALL, splits, cache=tmp_path, device="cpu", progress=False)
     assert first.from_cache is False
     assert first.key == SMALL.key(splits.fingerprint)
     files = cache_files(tmp_path)
@@ -245,7 +246,7 @@ def test_cache_roundtrip(splits, trained, tmp_path, monkeypatch):
     monkeypatch.setattr(train_mod, "train", no_training)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a good entry loads without a warning
-        second = train_or_load(SMALL, splits, cache=tmp_path, progress=False)
+        second = train_or_load(SMALL, splits, cache=tmp_path, device="cpu", progress=False)
     assert second.from_cache is True
     assert second.key == first.key
     assert second.history == first.history
