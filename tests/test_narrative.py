@@ -330,3 +330,29 @@ def test_pair_pattern_sentence_counts_significant_groups_in_the_predicted_direct
     assert "(ΔS < 0, p < 0.05) in 1 of 3 layer × quantity cases" in text
     assert "significantly more synergistic (ΔS > 0) in 2 of 3." in text
     assert "is significant in 2 of 6 group cases." in text
+
+
+def test_chapter_findings_says_whether_the_weight_norm_baseline_is_a_good_indicator():
+    def findings(good: set[str]) -> str:
+        """The chapter's findings on AUCs where exactly the quantities in ``good`` leave the random band on
+        both sides (ascending above it, descending below it) for every seed."""
+        results = results_with_collapse()
+        auc = results.auc.copy()
+        for q in good:
+            auc.loc[(auc.quantity == q) & (auc.direction == "ascending"), "auc"] = 0.9
+            auc.loc[(auc.quantity == q) & (auc.direction == "descending"), "auc"] = 0.7
+        results.auc = auc
+        results.accuracies = pd.DataFrame({"seed": [0, 1, 2], "test_accuracy": [0.98, 0.97, 0.99]})
+        results.configs = [SimpleNamespace(widths=(60, 30, 10), activation="relu")]
+        claims = pd.DataFrame({"claim": ["C1", "C2", "C2w"], "verdict": ["disagrees", "partly", "agrees"]})
+        return narrative.chapter_findings(results, claims, composition_for(10, {1: 0.9, 2: 0.1, 3: 0.0}))
+
+    text = findings({"weight_norm"})
+    assert (
+        "Ranked across the whole network, none of H, MI, KL sel. and CSI is a good indicator of importance; "
+        "the L2 norm baseline is one (C1: disagrees)." in text
+    )
+    text = findings({"mutual_information"})
+    assert "MI is a good indicator of importance; the L2 norm baseline is not (C1: disagrees)." in text
+    assert "agree here for C2w and disagree for C1" in text
+    assert text.startswith("3 ReLU networks with hidden widths 60-30-10 (seeds 0, 1, 2)")
