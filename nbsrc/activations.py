@@ -25,6 +25,7 @@ from nbsrc.claims import indicator_table as _indicator_table
 from nbsrc.infoplane import ACTIVATION_NAMES
 from nbsrc.recipes import recipe_config
 from nbsrc.report import pm, robustness_table, save_result, seed_accuracies_markdown, spread_by_markdown
+from nbsrc.stability import STABILITY
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import layer_scopes
 
@@ -194,8 +195,9 @@ def reference_table(
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    """The chapter's claims table (claim, activation, measured, verdict), Markdown."""
+    """The chapter's claims table (claim, activation, measured, verdict and what leaving one seed out does to
+    it: :func:`nbsrc.stability.judge_with_stability`), Markdown."""
     shown = claims.assign(
         activation=claims.activation.map(lambda a: ACTIVATION_NAMES.get(a, "all activations"))
     )
-    return shown[["claim", "activation", "measured", "verdict"]].to_markdown(index=False)
+    return shown[["claim", "activation", "measured", "verdict", STABILITY]].to_markdown(index=False)

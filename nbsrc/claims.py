@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
+from nbsrc.redundancy import curve_labels, label_checks, pair_contrasts
 from nbsrc.vocabulary import (
     INDICATOR_QUANTITIES,
     NETWORK,
@@ -1021,14 +1022,16 @@ def claims_table(
     activation: str,
     first_version: bool = False,
     ranked_auc: pd.DataFrame | None = None,
-    redundancy: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    pairs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per tested claim: the paper's statement, the number computed here, the verdict and the
     reason for it. C1, C2, C2w, C3, C4 and C6 always; C3e when ``ranked_auc`` (the AUC table of the
-    per-layer-percentile orders, :func:`nbsrc.normalized.normalized_curves`) is given; C8 when
-    ``redundancy`` (curve labels and their pair checks, :mod:`nbsrc.redundancy`) is. ``first_version``:
-    the networks are the paper's first-version setting, for which it states C2 whatever the activation
-    (its network is sigmoid)."""
+    per-layer-percentile orders, :func:`nbsrc.normalized.normalized_curves`) is given; C8 when ``pairs``
+    (the sampled neuron pairs, :func:`nbsrc.redundancy.pair_tests`) are: the layer-wise curves' labels
+    checked against them (:func:`nbsrc.redundancy.label_checks`). Every argument table has a ``seed``
+    column, so :func:`nbsrc.stability.judge_with_stability` can judge it again without a seed.
+    ``first_version``: the networks are the paper's first-version setting, for which it states C2 whatever
+    the activation (its network is sigmoid)."""
     indicators = indicator_table(auc)
     computed = {
         "C1": claim_c1(indicators),
@@ -1040,8 +1043,9 @@ def claims_table(
     }
     if ranked_auc is not None:
         computed["C3e"] = claim_c3e(indicators, indicator_table(ranked_auc))
-    if redundancy is not None:
-        computed["C8"] = claim_c8(*redundancy)
+    if pairs is not None:
+        labels = curve_labels(auc)
+        computed["C8"] = claim_c8(labels, label_checks(labels, pair_contrasts(pairs)))
     columns = ["claim", "paper", "measured", "verdict", "reason"]
     rows = [{"claim": c, "paper": PAPER[c], **computed[c]} for c in PAPER if c in computed]
     return pd.DataFrame(rows, columns=columns)

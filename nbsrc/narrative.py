@@ -17,6 +17,7 @@ from nbsrc.claims import indicator_table, separation
 from nbsrc.infoplane import ACTIVATION_NAMES, MIN_FALL
 from nbsrc.recipes import recipe
 from nbsrc.report import num, pm, recipe_verdicts
+from nbsrc.stability import MIN_SEEDS, STABILITY, UNJUDGED, is_borderline, marked_verdicts
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import (
     INDICATOR_QUANTITIES,
@@ -275,14 +276,67 @@ def auc_paragraph(results: ChapterResults) -> str:
 
 
 def verdicts_paragraph(claims: pd.DataFrame) -> str:
-    """The tally of verdicts and, for each claim that does not simply agree, the reason."""
+    """The tally of verdicts, how many of them leaving one seed out changes (:func:`stability_sentence`)
+    and, for each claim that does not simply agree, the reason."""
     counts = claims.verdict.value_counts()
     tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts.get(v, 0))
-    lines = [f"Of {len(claims)} verdicts on this dataset: {tally}."]
+    lines = [f"Of {len(claims)} verdicts on this dataset: {tally}. {stability_sentence(claims)}"]
     if "reason" in claims:
         lines += [
             f"- **{r.claim}** ({r.verdict}): {r.reason}" for r in claims.itertuples() if r.verdict != "agrees"
         ]
+    return "\n".join(lines)
+
+
+def _claim_case(row: pd.Series) -> str:
+    """A claims-table row's name: the claim, then the activation or network it is judged on, if any."""
+    where = [row.network] if isinstance(row.get("network"), str) else []
+    if isinstance(row.get("activation"), str):
+        where.append(ACTIVATION_NAMES.get(row.activation, "all activations"))
+    return ", ".join([row.claim, *where])
+
+
+def stability_sentence(claims: pd.DataFrame) -> str:
+    """What judging each claim again with one seed left out in turn does (the ``STABILITY`` column of
+    :func:`nbsrc.stability.judge_with_stability`): which verdicts change and to what."""
+    if (claims[STABILITY] == UNJUDGED).all():
+        return f"With fewer than {MIN_SEEDS} seeds, no verdict is judged again with a seed left out."
+    borderline = claims[is_borderline(claims)]
+    if borderline.empty:
+        return "Judged again with one seed left out in turn, every verdict stays the same."
+    cases = "; ".join(f"{_claim_case(r)} ({r.verdict}; {r[STABILITY]})" for _, r in borderline.iterrows())
+    return (
+        f"Judged again with one seed left out in turn, {len(borderline)} of {len(claims)} verdicts change, "
+        f"so they rest on a single network and are borderline: {cases}."
+    )
+
+
+#: What the mark † after a verdict means, in a line.
+BORDERLINE_NOTE = "† borderline: the verdict changes when one of the seeds is left out (see the summary)."
+
+
+def stability_summary(tables: list[pd.DataFrame | None]) -> str:
+    """The summary's note on its verdict tables (each chapter kind's claims joined, ``join_results``; None
+    for a kind not in the build): what the mark † means, how many of the book's verdicts are borderline,
+    and which (:func:`stability_sentence`)."""
+    from nbsrc.report import CHAPTER_TITLES, base_dataset, chapter_family
+
+    claims = pd.concat([t for t in tables if t is not None], ignore_index=True)
+    judged = claims[claims[STABILITY] != UNJUDGED]
+    borderline = judged[is_borderline(judged)]
+    lines = [
+        f"† marks a borderline verdict: judged again with one seed left out in turn, it changes, so a single "
+        f"network decides it (another machine, whose float32 kernels train each seed into a slightly "
+        f"different network, may print it differently). {len(borderline)} of the book's {len(judged)} "
+        f"verdicts are borderline"
+        + (":" if len(borderline) else "; every other verdict stays the same without any one seed.")
+    ]
+    lines += [
+        f"- {_claim_case(r)} on {TITLES[base_dataset(r.dataset)]} "
+        f"({CHAPTER_TITLES[chapter_family(r.dataset)]}): "
+        f"{r.verdict}; {r[STABILITY]}"
+        for _, r in borderline.iterrows()
+    ]
     return "\n".join(lines)
 
 
@@ -418,20 +472,22 @@ def write_intro_summary(
     if activation_claims is not None:
         activations = (
             "\n\nOn networks of equal widths with ReLU, sigmoid and tanh (the activation chapters):\n\n"
-            + activation_verdicts(activation_claims).to_markdown(index=False)
+            + activation_verdicts(marked_verdicts(activation_claims)).to_markdown(index=False)
         )
     if regulariser_claims is not None and not regulariser_claims.empty:
         activations += (
             "\n\nThe book's extension on regularisers (the regulariser chapters):\n\n"
-            + regulariser_verdicts(regulariser_claims).to_markdown(index=False)
+            + regulariser_verdicts(marked_verdicts(regulariser_claims)).to_markdown(index=False)
         )
+    tables = (claims, activation_claims, regulariser_claims)
     path = Path(results_dir) / "summary.md"
     path.write_text(
         summary_answer(claims, indicators)
         + "\n\n"
-        + verdict_matrix(claims).to_markdown()
+        + verdict_matrix(marked_verdicts(claims)).to_markdown()
         + activations
         + "\n"
+        + (f"\n{BORDERLINE_NOTE}\n" if any(is_borderline(t).any() for t in tables if t is not None) else "")
     )
     return path
 

@@ -31,6 +31,7 @@ from nbsrc.report import (
     seed_accuracies_markdown,
     spread_by_markdown,
 )
+from nbsrc.stability import STABILITY
 from nbsrc.train import TrainConfig
 from nbsrc.vocabulary import SHORT, TITLES, num, ordered_scopes
 
@@ -197,5 +198,6 @@ def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    """The chapter's claims table (claim, measured, verdict), Markdown."""
-    return claims[["claim", "measured", "verdict"]].to_markdown(index=False)
+    """The chapter's claims table (claim, measured, verdict and what leaving one seed out does to it:
+    :func:`nbsrc.stability.judge_with_stability`), Markdown."""
+    return claims[["claim", "measured", "verdict", STABILITY]].to_markdown(index=False)

@@ -391,6 +391,7 @@ CHAPTER_TITLES = {
     "paper": "paper's setting",
     "activations": "activations",
     "regularisers": "regularisers",
+    "pruning": "pruning",
 }
 
 

@@ -44,6 +44,7 @@ from nbsrc.claims import (
 from nbsrc.data import Splits
 from nbsrc.recipes import recipe_config
 from nbsrc.report import activation_verdicts
+from nbsrc.stability import STABILITY, STABLE
 from nbsrc.train import TrainConfig, train
 from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
 
@@ -454,15 +455,23 @@ def test_intro_summary_lists_the_activation_verdicts(tmp_path):
         ]
     )
     claims = pd.DataFrame(
-        {"dataset": ["mnist"], "claim": ["C1"], "verdict": ["agrees"], "paper": [PAPER["C1"]]}
+        {
+            "dataset": ["mnist"],
+            "claim": ["C1"],
+            "verdict": ["agrees"],
+            "paper": [PAPER["C1"]],
+            STABILITY: [STABLE],
+        }
     )
     without = narrative.write_intro_summary(claims, indicators, tmp_path).read_text()
-    assert "activation chapters" not in without
-    joined = chapter_claims().assign(dataset="activations_mnist")
+    assert "activation chapters" not in without and "†" not in without
+    joined = chapter_claims().assign(dataset="activations_mnist", **{STABILITY: STABLE})
+    joined.loc[joined.claim == "C5", STABILITY] = "without seed 0: partly"  # a borderline verdict
     text = narrative.write_intro_summary(claims, indicators, tmp_path, joined).read_text()
     assert "On networks of equal widths with ReLU, sigmoid and tanh (the activation chapters)" in text
     c5 = next(line for line in text.splitlines() if line.startswith("| C5 "))
-    assert [cell.strip() for cell in c5.strip("|").split("|")] == ["C5", "MNIST", "–", "–", "–", "agrees"]
+    assert [cell.strip() for cell in c5.strip("|").split("|")] == ["C5", "MNIST", "–", "–", "–", "agrees†"]
+    assert narrative.BORDERLINE_NOTE in text
     assert "- **C5**" not in text and "- **C9**" not in text  # neither is among the untested claims
 
 

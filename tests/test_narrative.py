@@ -12,6 +12,7 @@ from helpers import gains_table
 
 from nbsrc import narrative
 from nbsrc.analysis import network_order_layers
+from nbsrc.stability import STABILITY, STABLE
 from nbsrc.vocabulary import QUANTITIES, SHORT
 
 
@@ -94,10 +95,14 @@ def test_verdicts_paragraph_gives_the_reason_of_each_verdict_that_does_not_agree
             "claim": ["C1", "C2", "C3"],
             "verdict": ["agrees", "partly", "n/a"],
             "reason": ["margin 0.1", "ascending below the band by 0.009", "one layer"],
+            STABILITY: [STABLE, "without seed 2: agrees", STABLE],
         }
     )
     text = narrative.verdicts_paragraph(claims)
     assert "1 agrees, 1 partly, 1 n/a" in text
+    assert "1 of 3 verdicts change" in text and "C2 (partly; without seed 2: agrees)" in text
+    steady = narrative.verdicts_paragraph(claims.assign(**{STABILITY: STABLE}))
+    assert "every verdict stays the same" in steady and "borderline" not in steady
     assert "**C2** (partly): ascending below the band by 0.009" in text
     assert "**C3** (n/a): one layer" in text
     assert "margin 0.1" not in text

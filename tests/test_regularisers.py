@@ -42,6 +42,7 @@ from nbsrc.report import (
     robustness_table,
     save_claims,
 )
+from nbsrc.stability import STABILITY, STABLE
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -362,6 +363,7 @@ def test_summary_and_intro_show_c9(tmp_path):
             "measured": ["x", "y"],
             "reason": ["because a", "because b"],
             "paper": [PAPER["C9"]] * 2,
+            STABILITY: [STABLE, STABLE],
         }
     )
     table = regulariser_verdicts(claims)
@@ -382,7 +384,13 @@ def test_summary_and_intro_show_c9(tmp_path):
         ]
     )
     base = pd.DataFrame(
-        {"dataset": ["mnist"], "claim": ["C1"], "verdict": ["agrees"], "paper": [PAPER["C1"]]}
+        {
+            "dataset": ["mnist"],
+            "claim": ["C1"],
+            "verdict": ["agrees"],
+            "paper": [PAPER["C1"]],
+            STABILITY: [STABLE],
+        }
     )
     text = narrative.write_intro_summary(base, indicators, tmp_path, None, claims).read_text()
     assert "regulariser chapters" in text and "| C9 " in text
