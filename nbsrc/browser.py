@@ -49,7 +49,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 APT_PACKAGES = ("chromium", "chromium-driver", "fonts-dejavu-core")
 WINDOW = (1280, 900)
-LOCAL_SCHEMES = ("file", "data", "blob", "about", "javascript")
+LOCAL_SCHEMES = ("file", "data", "blob", "about", "javascript", "chrome", "chrome-untrusted", "devtools")
 LOCAL_HOSTS = ("localhost", "::1")
 # The content column, first match wins.
 COLUMN_SELECTORS = ("article.bd-article", "main", "body")
@@ -121,10 +121,23 @@ def ensure_chromium() -> tuple[Path, Path]:
 # ------------------------------------------------------------------------------------------ browser
 
 
+def settle(driver: object, quiet_s: float = 1.0, limit_s: float = 20.0) -> None:
+    """Let a fresh Chromium finish what it loads by itself: Chromium 150 opens its new-tab page at start
+    and loads its several hundred chrome:// resources in the first moments, which would otherwise be
+    counted against the first page checked. Opens about:blank and waits until the DevTools log stays quiet
+    for ``quiet_s`` (at most ``limit_s``), dropping what it logged."""
+    driver.get("about:blank")
+    start = last = time.monotonic()
+    while time.monotonic() - last < quiet_s and time.monotonic() - start < limit_s:
+        if driver.get_log("performance"):
+            last = time.monotonic()
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def open_browser(width: int = WINDOW[0], height: int = WINDOW[1]) -> Iterator[object]:
     """A headless Chromium (selenium ``webdriver.Chrome``) with a ``width`` x ``height`` window, the
-    DevTools network log on, and a throw-away profile; closed on exit."""
+    DevTools network log on, and a throw-away profile, settled (:func:`settle`); closed on exit."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -159,6 +172,7 @@ def open_browser(width: int = WINDOW[0], height: int = WINDOW[1]) -> Iterator[ob
             raise BrowserUnavailableError(f"could not start {chromium} with {chromedriver}: {e}") from e
         try:
             driver.execute_cdp_cmd("Network.enable", {})
+            settle(driver)
             yield driver
         finally:
             driver.quit()
