@@ -31,9 +31,13 @@ from nbsrc.vocabulary import (
 )
 
 
-def _names(quantities: list[str]) -> str:
-    names = [SHORT[q] for q in quantities]
+def _series(names: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _names(quantities: list[str]) -> str:
+    return _series([SHORT[q] for q in quantities])
 
 
 #: The paper's quantities by their short names, for sentences about "no quantity" (the weight norm apart).
@@ -311,6 +315,17 @@ def stability_sentence(claims: pd.DataFrame) -> str:
     )
 
 
+def borderline_clause(claims: pd.DataFrame) -> str:
+    """A sentence for a chapter's findings naming its borderline verdicts (:func:`stability_sentence`), or
+    "" when leaving one seed out changes none."""
+    names = [_claim_case(r) for _, r in claims[is_borderline(claims)].iterrows()]
+    if not names:
+        return ""
+    joined = "; ".join(names) if any("," in n for n in names) else _series(names)
+    verb = "it rests" if len(names) == 1 else "they rest"
+    return f"Leaving one seed out changes the verdict of {joined}: {verb} on a single network (borderline)."
+
+
 #: What the mark † after a verdict means, in a line.
 BORDERLINE_NOTE = "† borderline: the verdict changes when one of the seeds is left out (see the summary)."
 
@@ -360,8 +375,9 @@ def chapter_findings(results: ChapterResults, claims: pd.DataFrame, composition:
         collapse_sentence(results, composition, short=True),
         f"The paper's claims agree here for {', '.join(agree) or 'none'} and disagree for "
         f"{', '.join(disagree) or 'none'}; the reasons are in the last section.",
+        borderline_clause(claims),
     ]
-    return " ".join(sentences)
+    return " ".join(s for s in sentences if s)
 
 
 # ------------------------------------------------------------------------------------------ the summary
@@ -860,8 +876,9 @@ def activation_findings(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
             f"Deeper layers cost less to ablate on equal widths (C6): {c6}.",
             f"C5, whether the relation and the gain of bias balancing depend on the activation: "
             f"**{c5.verdict}**. {c5.reason}",
+            borderline_clause(claims),
         ]
-    )
+    ).strip()
 
 
 def activation_claim_sentence(claims: pd.DataFrame, claim: str) -> str:

@@ -21,6 +21,7 @@ import torch
 
 from nbsrc.analysis import AnalysisSettings, ChapterResults, relative_auc, run_chapter
 from nbsrc.claims import PAPER, claim_c9, variant_quantities, variant_robustness
+from nbsrc.narrative import borderline_clause
 from nbsrc.report import (
     MORCOS_ALPHA,
     morcos_reading,
@@ -169,8 +170,9 @@ def findings(claims: pd.DataFrame, results: Results, dataset: str) -> str:
             f"C9, whether the regularisers change the quantities and the robustness to ablation (the book's "
             f"extension): **{c9.verdict}**. {c9.reason}",
             rho,
+            borderline_clause(claims),
         ]
-    )
+    ).strip()
 
 
 def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:

@@ -349,7 +349,13 @@ def test_chapter_findings_says_whether_the_weight_norm_baseline_is_a_good_indica
         results.auc = auc
         results.accuracies = pd.DataFrame({"seed": [0, 1, 2], "test_accuracy": [0.98, 0.97, 0.99]})
         results.configs = [SimpleNamespace(widths=(60, 30, 10), activation="relu")]
-        claims = pd.DataFrame({"claim": ["C1", "C2", "C2w"], "verdict": ["disagrees", "partly", "agrees"]})
+        claims = pd.DataFrame(
+            {
+                "claim": ["C1", "C2", "C2w"],
+                "verdict": ["disagrees", "partly", "agrees"],
+                STABILITY: [STABLE, "without seed 1: agrees", STABLE],
+            }
+        )
         return narrative.chapter_findings(results, claims, composition_for(10, {1: 0.9, 2: 0.1, 3: 0.0}))
 
     text = findings({"weight_norm"})
@@ -361,3 +367,25 @@ def test_chapter_findings_says_whether_the_weight_norm_baseline_is_a_good_indica
     assert "MI is a good indicator of importance; the L2 norm baseline is not (C1: disagrees)." in text
     assert "agree here for C2w and disagree for C1" in text
     assert text.startswith("3 ReLU networks with hidden widths 60-30-10 (seeds 0, 1, 2)")
+    assert text.endswith(
+        "Leaving one seed out changes the verdict of C2: it rests on a single network (borderline)."
+    )
+
+
+def test_borderline_clause_names_the_verdicts_one_seed_decides():
+    claims = pd.DataFrame(
+        {
+            "claim": ["C1", "C2", "C3", "C4"],
+            "verdict": ["agrees", "partly", "n/a", "disagrees"],
+            STABILITY: ["without seed 0: partly", STABLE, "–", "without seed 2: partly; without seed 1: n/a"],
+        }
+    )
+    assert narrative.borderline_clause(claims) == (
+        "Leaving one seed out changes the verdict of C1 and C4: they rest on a single network (borderline)."
+    )
+    assert narrative.borderline_clause(claims.iloc[:1]).endswith(
+        "of C1: it rests on a single network (borderline)."
+    )
+    assert narrative.borderline_clause(claims.iloc[1:3]) == ""
+    per_activation = claims.assign(activation=["relu", "sigmoid", "tanh", "all"]).iloc[[0, 3]]
+    assert "of C1, ReLU; C4, all activations:" in narrative.borderline_clause(per_activation)
