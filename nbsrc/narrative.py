@@ -458,12 +458,13 @@ def dataset_contrast(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
     acc_text = ", ".join(f"{TITLES[d]} {pm(acc.loc[d, 'mean'], acc.loc[d, 'std'], 1)} %" for d in order)
     if not differ:
         return f"Every claim gets the same verdict on every dataset. Test accuracy: {acc_text}."
+    shown = marked_verdicts(claims).pivot(index="claim", columns="dataset", values="verdict")
     lines = [
-        f"- **{c}**: " + ", ".join(f"{TITLES.get(d, d)} *{verdicts.loc[c, d]}*" for d in order)
-        for c in differ
+        f"- **{c}**: " + ", ".join(f"{TITLES.get(d, d)} *{shown.loc[c, d]}*" for d in order) for c in differ
     ]
     return (
-        f"The verdicts differ between datasets for {', '.join(differ)}:\n\n" + "\n".join(lines) + "\n\n"
+        f"The verdicts differ between datasets for {', '.join(differ)} († a borderline verdict: one seed "
+        f"decides it):\n\n" + "\n".join(lines) + "\n\n"
         f"The datasets also differ in how well a fully connected network fits them (test accuracy: "
         f"{acc_text}). A network far from perfect accuracy has a smaller gap between its intact accuracy and "
         f"chance, so its ablation curves and their random bands are compressed into a narrower range. "
@@ -579,12 +580,21 @@ def recipe_contrast(tables: dict[str, pd.DataFrame]) -> str:
         text += f" Claims with the same verdict on every dataset under every recipe: {', '.join(stable)}."
     else:
         text += " No claim keeps its verdict on every dataset under every recipe."
+    # the same rows with † after each borderline verdict (recipe_verdicts orders both alike)
+    marked = recipe_verdicts({name: marked_verdicts(table) for name, table in tables.items()})[~same]
     lines = [
         f"- **{r.claim}** on {TITLES[r.dataset]}: "
         + ", ".join(f"*{getattr(r, name)}* ({recipe(name).title})" for name in names)
-        for r in verdicts[~same].itertuples()
+        for r in marked.itertuples()
     ]
-    return text + ("\n\nThe verdicts that change:\n\n" + "\n".join(lines) if lines else "")
+    if not lines:
+        return text
+    shaky = int(marked[names].apply(lambda verdict: verdict.str.endswith("†")).any(axis=1).sum())
+    return (
+        f"{text}\n\nThe verdicts that change ({shaky} of these {len(lines)} involve a borderline verdict, †: "
+        f"one seed decides it, so the change may be the seeds' rather than the recipe's):\n\n"
+        + "\n".join(lines)
+    )
 
 
 def damage_paragraph(correlations: pd.DataFrame, damage: pd.DataFrame) -> str:

@@ -213,6 +213,7 @@ def test_recipe_contrast_counts_the_verdicts_each_recipe_changes():
             "paper": ["p1", "p2", "p1", "p2"],
             "verdict": ["agrees", "partly", "agrees", "agrees"],
             "dataset": ["mnist", "mnist", "cifar10", "cifar10"],
+            STABILITY: [STABLE, "without seed 1: agrees", STABLE, STABLE],
         }
     )
     raw = book.assign(dataset="raw_constant_" + book.dataset)
@@ -222,7 +223,11 @@ def test_recipe_contrast_counts_the_verdicts_each_recipe_changes():
         "0 under *raw inputs, constant learning rate* and 0 under *the paper's first version* change" in same
     )
     assert "every recipe: C1, C2." in same and "change:" not in same
-    paper = book.assign(dataset="paper_" + book.dataset, verdict=["agrees", "agrees", "disagrees", "agrees"])
+    paper = book.assign(
+        dataset="paper_" + book.dataset,
+        verdict=["agrees", "agrees", "disagrees", "agrees"],
+        **{STABILITY: STABLE},
+    )
     text = narrative.recipe_contrast({"book": book, "raw_constant": raw, "paper_v1": paper})
     assert "4 recipes" not in text and ", 2 are the same under every recipe" in text
     assert (
@@ -230,10 +235,11 @@ def test_recipe_contrast_counts_the_verdicts_each_recipe_changes():
     )
     assert "No claim keeps its verdict" in text
     assert (
-        "- **C2** on MNIST: *partly* (this book's default), *partly* (raw inputs, constant learning rate), "
+        "- **C2** on MNIST: *partly†* (this book's default), *partly†* (raw inputs, constant learning rate), "
         "*agrees* (the paper's first version)" in text
     )
     assert "- **C1** on CIFAR-10: *agrees* (this book's default)" in text
+    assert "(1 of these 2 involve a borderline verdict" in text
 
 
 def test_damage_paragraph_reports_the_largest_drop_and_the_best_quantity_per_scope():
@@ -389,3 +395,24 @@ def test_borderline_clause_names_the_verdicts_one_seed_decides():
     assert narrative.borderline_clause(claims.iloc[1:3]) == ""
     per_activation = claims.assign(activation=["relu", "sigmoid", "tanh", "all"]).iloc[[0, 3]]
     assert "of C1, ReLU; C4, all activations:" in narrative.borderline_clause(per_activation)
+
+
+def test_dataset_contrast_lists_the_differing_claims_with_their_borderline_marks():
+    claims = pd.DataFrame(
+        {
+            "claim": ["C1", "C2", "C1", "C2"],
+            "verdict": ["agrees", "partly", "agrees", "disagrees"],
+            "dataset": ["mnist", "mnist", "cifar10", "cifar10"],
+            STABILITY: [STABLE, "without seed 0: agrees", "without seed 2: partly", STABLE],
+        }
+    )
+    accuracies = pd.DataFrame(
+        {"dataset": ["mnist", "mnist", "cifar10", "cifar10"], "test_accuracy": [0.98, 0.99, 0.55, 0.57]}
+    )
+    text = narrative.dataset_contrast(claims, accuracies)
+    assert text.startswith("The verdicts differ between datasets for C2 (")
+    assert "- **C2**: MNIST *partly†*, CIFAR-10 *disagrees*" in text
+    assert "C1" not in text.split("\n\n")[1]  # the same verdict on both datasets: not listed
+    assert "MNIST 98.5 ± 0.7 %, CIFAR-10 56.0 ± 1.4 %" in text
+    same = narrative.dataset_contrast(claims.assign(verdict="agrees"), accuracies)
+    assert same.startswith("Every claim gets the same verdict on every dataset.")
