@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -338,6 +340,10 @@ def test_certification_where_the_products_above_pay_for_it():
     assert [_certification_pays(relu, layer) for layer in range(3)] == [True, False, False]
     sigmoid = affine((200, 200), "sigmoid")
     assert [_certification_pays(sigmoid, layer) for layer in range(2)] == [True, False]
+    # off the CPU it never pays (measured on a GPU); "meta" tensors stand in for a device's here
+    for aff in (relu, sigmoid):
+        elsewhere = replace(aff, weights=tuple(w.to("meta") for w in aff.weights))
+        assert not any(_certification_pays(elsewhere, layer) for layer in range(len(aff.weights) - 1))
 
 
 def evaluated_rows(model, x, order, scope, mode, means, certify: bool) -> int:
