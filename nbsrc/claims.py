@@ -389,7 +389,7 @@ def claim_c1(indicators: pd.DataFrame) -> dict:
         # those alike in seeds, the largest sum of the mean gaps (asc - random and random - desc)
         score = np.minimum(rows.asc_above, rows.desc_below) + rows.asc_above + rows.desc_below
         mean_gaps = rows.asc_gap_mean + rows.desc_gap_mean
-        r = rows.loc[mean_gaps[score == score.max()].idxmax()]
+        r = rows.loc[mean_gaps[score == score.max()].fillna(-np.inf).idxmax()]
         tied = int((score == score.max()).sum())
         others = f"{tied - 1} other{'s' if tied > 2 else ''}"
         by = f" (tied on seeds with {others}, ahead on the mean gaps)" if tied > 1 else ""

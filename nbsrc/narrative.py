@@ -337,7 +337,7 @@ def stability_summary(tables: list[pd.DataFrame | None]) -> str:
     from nbsrc.report import CHAPTER_TITLES, base_dataset, chapter_family
 
     claims = pd.concat([t for t in tables if t is not None], ignore_index=True)
-    judged = claims[claims[STABILITY] != UNJUDGED]
+    judged = claims[claims[STABILITY].notna() & (claims[STABILITY] != UNJUDGED)]
     borderline = judged[is_borderline(judged)]
     lines = [
         f"† marks a borderline verdict: judged again with one seed left out in turn, it changes, so a single "

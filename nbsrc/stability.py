@@ -27,15 +27,18 @@ STABILITY = "without one seed"
 STABLE = "same"
 #: Its value when the chapter has too few seeds to leave one out.
 UNJUDGED = "–"
+#: A leave-one-out verdict for a row that the judge no longer gives without that seed.
+NOT_JUDGED = "not judged"
 #: Leaving one seed out needs at least this many (two remain, so that a spread over seeds exists).
 MIN_SEEDS = 3
 
 
-def seeds_in(value: Any) -> set[int]:
+def seeds_in(value: Any) -> set[Any]:
     """The seeds of every table (``pd.DataFrame`` with a ``seed`` column) inside ``value``: the value
-    itself, the items of a dict, list or tuple, the fields of a dataclass, recursively."""
+    itself, the items of a dict, list or tuple, the fields of a dataclass, recursively. The values are kept
+    as the tables hold them, so that :func:`without_seed` compares like with like."""
     if isinstance(value, pd.DataFrame):
-        return {int(s) for s in value.seed.unique()} if "seed" in value.columns else set()
+        return set(value.seed.dropna().unique()) if "seed" in value.columns else set()
     return set().union(*(seeds_in(part) for part in _parts(value)))
 
 
@@ -47,9 +50,11 @@ def without_seed(value: Any, seed: int) -> Any:
     if isinstance(value, dict):
         return {key: without_seed(part, seed) for key, part in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(without_seed(part, seed) for part in value)
+        parts = [without_seed(part, seed) for part in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)  # namedtuples too
     if is_dataclass(value) and not isinstance(value, type):
-        return replace(value, **{f.name: without_seed(getattr(value, f.name), seed) for f in fields(value)})
+        changed = {f.name: without_seed(getattr(value, f.name), seed) for f in fields(value) if f.init}
+        return replace(value, **changed)
     return value
 
 
@@ -81,12 +86,14 @@ def judge_with_stability(
     if len(seeds) < MIN_SEEDS:
         return table.assign(**{STABILITY: UNJUDGED})
     keys = list(keys)
+    if table.duplicated(keys).any():
+        raise ValueError(f"keys {keys} must name one row of the claims table each: some name several")
     without = table[keys]
     for seed in seeds:
         judged = judge(*without_seed(args, seed), **without_seed(kwargs, seed))
-        without = without.merge(
-            judged[[*keys, "verdict"]].rename(columns={"verdict": seed}), on=keys, how="left"
-        )
+        verdicts = judged[[*keys, "verdict"]].rename(columns={"verdict": seed})
+        without = without.merge(verdicts, on=keys, how="left", validate="one_to_one")
+        without[seed] = without[seed].fillna(NOT_JUDGED)
     cells = [
         stability_words(verdict, {seed: without[seed].iloc[i] for seed in seeds})
         for i, verdict in enumerate(table.verdict)
@@ -95,8 +102,10 @@ def judge_with_stability(
 
 
 def is_borderline(claims: pd.DataFrame) -> pd.Series:
-    """Per row of a claims table with ``STABILITY``: does leaving one seed out change its verdict?"""
-    return ~claims[STABILITY].isin([STABLE, UNJUDGED])
+    """Per row of a claims table with ``STABILITY``: does leaving one seed out change its verdict? (An
+    empty cell, from a table joined with one that lacks the column, does not count.)"""
+    cells = claims[STABILITY]
+    return cells.notna() & ~cells.isin([STABLE, UNJUDGED])
 
 
 def marked_verdicts(claims: pd.DataFrame, mark: str = "†") -> pd.DataFrame:

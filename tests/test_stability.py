@@ -3,12 +3,16 @@ against claims_table called by hand on the tables without each seed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
+import pytest
 from test_claims import GOOD, auc_frame, disjoint, measures_frame
 from test_redundancy import labelled_auc, pairs_table
 
+import nbsrc.claims as claims_module
 from nbsrc.claims import claim_c8, claims_table
 from nbsrc.redundancy import curve_labels, label_checks, pair_contrasts
 from nbsrc.stability import (
@@ -159,3 +163,61 @@ def test_claims_table_judges_c8_from_the_pairs():
         alone = claim_c8(kept, label_checks(kept, pair_contrasts(pairs[pairs.seed != seed])))["verdict"]
         cell = judged.loc["C8", STABILITY]
         assert (f"without seed {seed}: {alone}" in cell) == (alone != row.verdict)
+
+
+class Pair(NamedTuple):
+    left: pd.DataFrame
+    right: int
+
+
+@dataclass
+class Derived:
+    table: pd.DataFrame
+    rows: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = len(self.table)
+
+
+def test_without_seed_keeps_namedtuples_fields_set_by_the_class_and_string_seeds():
+    pair = without_seed(Pair(values({0: 1.0, 1: 2.0, 2: 3.0}), 5), 2)
+    assert isinstance(pair, Pair) and pair.right == 5 and pair.left.seed.tolist() == [0, 1]
+    derived = without_seed(Derived(values({0: 1.0, 1: 2.0, 2: 3.0})), 0)
+    assert derived.table.seed.tolist() == [1, 2] and derived.rows == 2
+    named = values({0: 1.0, 1: 2.0, 2: -3.0}).assign(seed=["a", "b", "c"])
+    assert seeds_in(named) == {"a", "b", "c"}
+    assert without_seed(named, "c").seed.tolist() == ["a", "b"]
+    # all three: mean 0, "disagrees"; only without "c" (the negative seed) does it change
+    assert judge_with_stability(positive_judge, named)[STABILITY].tolist() == ["without seed c: agrees"]
+
+
+def test_keys_must_name_one_row_and_a_row_missing_without_a_seed_is_said_so():
+    table = values({0: 1.0, 1: 1.0, 2: 1.0})
+    with pytest.raises(ValueError, match="keys"):
+        judge_with_stability(lambda t: pd.concat([positive_judge(t)] * 2), table)
+
+    def judge_seed_2(t: pd.DataFrame) -> pd.DataFrame:  # a claim judged only when seed 2 is there
+        judged = positive_judge(t)
+        return judged if 2 in set(t.seed) else judged.iloc[:0]
+
+    assert judge_with_stability(judge_seed_2, table)[STABILITY].tolist() == ["without seed 2: not judged"]
+
+
+def test_an_empty_stability_cell_is_not_borderline():
+    joined = pd.concat([pd.DataFrame({"claim": ["C1"], "verdict": ["agrees"]}), values({0: 1.0})])
+    joined = joined.assign(**{STABILITY: [np.nan, "without seed 0: partly"]})
+    assert is_borderline(joined).tolist() == [False, True]
+
+
+def test_c8_is_judged_again_on_the_pairs_without_each_seed(monkeypatch):
+    """claims_table hands C8's pair tests the pairs without the left-out seed (recorded by a spy)."""
+    seen = []
+
+    def spy(pairs: pd.DataFrame) -> pd.DataFrame:
+        seen.append(tuple(sorted(set(pairs.seed))))
+        return pair_contrasts(pairs)
+
+    monkeypatch.setattr(claims_module, "pair_contrasts", spy)
+    auc, pairs = labelled_auc(), every_group_pairs()
+    judge_with_stability(claims_table, auc, measures_frame(disjoint, seeds=(0, 1, 2)), "relu", pairs=pairs)
+    assert seen == [(0, 1, 2), (1, 2), (0, 2), (0, 1)]
