@@ -4,6 +4,7 @@ set-up and its parameter checks, and the chapter's tables."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +18,7 @@ from nbsrc import activations as act
 from nbsrc import narrative
 from nbsrc.analysis import (
     AnalysisSettings,
+    ChapterResults,
     ablation_curves,
     analyse_network,
     curve_frames,
@@ -44,7 +46,7 @@ from nbsrc.claims import (
 from nbsrc.data import Splits
 from nbsrc.recipes import recipe_config
 from nbsrc.report import activation_verdicts
-from nbsrc.stability import STABILITY, STABLE
+from nbsrc.stability import STABILITY, STABLE, judge_with_stability, stability_words
 from nbsrc.train import TrainConfig, train
 from nbsrc.vocabulary import DIRECTIONS, QUANTITIES
 
@@ -522,3 +524,34 @@ def test_c5_tables_have_one_row_per_case_and_one_column_per_activation():
     gap_lines = act.gaps_table(gaps).splitlines()
     assert len(gap_lines) == 2 + 3 * 2 * 2  # 3 layers × MI, KL sel. × 2 gaps
     assert [cell.strip() for cell in gap_lines[0].strip("|").split("|")][:3] == ["scope", "quantity", "gap"]
+
+
+def test_activation_claims_judged_again_without_each_seed_by_brute_force():
+    """judge_with_stability through real ChapterResults: ReLU's descending MI and KL sel. sit inside the
+    random band in seed 2 only, so C2 as worded fails on all three seeds and holds without seed 2. The
+    expected column comes from activation_claims on tables filtered by hand."""
+
+    def tables(left_out: int | None) -> act.ActivationResults:
+        zero, mean = {}, {}
+        for activation in ("relu", "sigmoid", "tanh"):
+            auc = auc_table(0.2)
+            if activation == "relu":
+                inside = (auc.seed == 2) & (auc.direction == "descending")
+                auc.loc[inside, "auc"] = 0.6 + 0.001 * 2  # at seed 2's random centre
+            balanced = ordered_only(auc_table(0.2, 0.01, jitter=0.002))
+            if left_out is not None:
+                auc, balanced = auc[auc.seed != left_out], balanced[balanced.seed != left_out]
+            accuracies = pd.DataFrame({"seed": sorted(set(auc.seed)), "test_accuracy": 0.9})
+            empty = pd.DataFrame()
+            zero[activation] = ChapterResults([], AnalysisSettings(), empty, accuracies, empty, empty, auc)
+            mean[activation] = replace(zero[activation], auc=balanced)
+        gains = {a: paired_auc_gain(zero[a].auc, mean[a].auc) for a in zero}
+        return act.ActivationResults(zero, mean, gains)
+
+    keys = ["claim", "activation"]
+    judged = judge_with_stability(act.activation_claims, tables(None), keys=keys).set_index(keys)
+    expected = {s: act.activation_claims(tables(s)).set_index(keys).verdict for s in SEEDS}
+    for key, row in judged.iterrows():
+        assert row[STABILITY] == stability_words(row.verdict, {s: v[key] for s, v in expected.items()}), key
+    assert judged.loc[("C2w", "relu"), "verdict"] != "agrees"
+    assert judged.loc[("C2w", "relu"), STABILITY] == "without seed 2: agrees"
