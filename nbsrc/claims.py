@@ -388,9 +388,9 @@ def claim_c1(indicators: pd.DataFrame) -> dict:
         # the closest quantity: the most seeds on the right side of the band, both gaps together; among
         # those alike in seeds, the largest sum of the mean gaps (asc - random and random - desc)
         score = np.minimum(rows.asc_above, rows.desc_below) + rows.asc_above + rows.desc_below
-        mean_gaps = rows.asc_gap_mean + rows.desc_gap_mean
-        r = rows.loc[mean_gaps[score == score.max()].fillna(-np.inf).idxmax()]
-        tied = int((score == score.max()).sum())
+        most = score == score.max()
+        r = rows.loc[(rows.asc_gap_mean + rows.desc_gap_mean)[most].fillna(-np.inf).idxmax()]
+        tied = int(most.sum())
         others = f"{tied - 1} other{'s' if tied > 2 else ''}"
         by = f" (tied on seeds with {others}, ahead on the mean gaps)" if tied > 1 else ""
         reason = (

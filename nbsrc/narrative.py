@@ -377,7 +377,7 @@ def chapter_findings(results: ChapterResults, claims: pd.DataFrame, composition:
         f"{', '.join(disagree) or 'none'}; the reasons are in the last section.",
         borderline_clause(claims),
     ]
-    return " ".join(s for s in sentences if s)
+    return " ".join(sentence for sentence in sentences if sentence)
 
 
 # ------------------------------------------------------------------------------------------ the summary
@@ -878,7 +878,8 @@ def activation_findings(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
     )
     c5 = rows.loc[("C5", "all")]
     return " ".join(
-        [
+        sentence
+        for sentence in [
             f"Test accuracy (mean ± std over seeds): {accuracy}.",
             f"Within a layer, removing the neurons with the most MI or KL selectivity first (C2 as worded), "
             f"{c2w}; the paper's later versions state C2 for ReLU networks, so the other activations' "
@@ -888,7 +889,8 @@ def activation_findings(claims: pd.DataFrame, accuracies: pd.DataFrame) -> str:
             f"**{c5.verdict}**. {c5.reason}",
             borderline_clause(claims),
         ]
-    ).strip()
+        if sentence
+    )
 
 
 def activation_claim_sentence(claims: pd.DataFrame, claim: str) -> str:

@@ -165,14 +165,16 @@ def findings(claims: pd.DataFrame, results: Results, dataset: str) -> str:
     c9 = claims.set_index("claim").loc["C9"]
     rho = morcos_sentence(morcos_points(results), dataset)
     return " ".join(
-        [
+        sentence
+        for sentence in [
             f"Test accuracy on {TITLES.get(dataset, dataset)} (mean ± std over seeds): {accuracy}.",
             f"C9, whether the regularisers change the quantities and the robustness to ablation (the book's "
             f"extension): **{c9.verdict}**. {c9.reason}",
             rho,
             borderline_clause(claims),
         ]
-    ).strip()
+        if sentence
+    )
 
 
 def morcos_sentence(points: pd.DataFrame, dataset: str) -> str:

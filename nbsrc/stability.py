@@ -42,7 +42,7 @@ def seeds_in(value: Any) -> set[Any]:
     return set().union(*(seeds_in(part) for part in _parts(value)))
 
 
-def without_seed(value: Any, seed: int) -> Any:
+def without_seed(value: Any, seed: Any) -> Any:
     """``value`` with the rows of ``seed`` dropped from every table inside it (as :func:`seeds_in` finds
     them); everything else is passed through unchanged."""
     if isinstance(value, pd.DataFrame):
@@ -68,7 +68,7 @@ def _parts(value: Any) -> list[Any]:
     return []
 
 
-def stability_words(verdict: str, without: dict[int, str]) -> str:
+def stability_words(verdict: str, without: dict[Any, str]) -> str:
     """The ``STABILITY`` cell of one claim: ``STABLE`` when every leave-one-out verdict (``{seed left out:
     verdict}``) equals ``verdict``, else the ones that differ, by seed."""
     changed = [f"without seed {seed}: {v}" for seed, v in sorted(without.items()) if v != verdict]
